@@ -1,0 +1,95 @@
+"""The contract's vocabulary: categories, a model's prediction and the routing decision."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+CATEGORIES: tuple[str, ...] = ("clinical", "scheduling", "billing", "technical", "account")
+ROUTES: tuple[str, ...] = ("provider", "support_team")
+RULE_IDS: tuple[str, ...] = (
+    "SAFETY-CRISIS",
+    "ESCALATE-48H",
+    "TECH-LOCKED-OUT",
+    "TECH-SUPPORT",
+    "ACCOUNT-SUPPORT",
+    "CLIN-URGENT-REFILL",
+    "CLIN-END-CARE",
+    "CLIN-PROVIDER",
+    "SCHED-NO-SHOW",
+    "SCHED-RECURRING",
+    "SCHED-LT24-EMERGENCY",
+    "SCHED-LT24",
+    "SCHED-GE24",
+    "SCHED-PAST",
+    "SCHED-UNKNOWN-TIME",
+    "BILL-INSURANCE",
+    "BILL-PROVIDER-FIRST",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """What the classifier says about one ticket.
+
+    Attributes:
+        category: the most probable category.
+        confidence: calibrated probability of ``category``.
+        probabilities: calibrated probability of every category, keyed by name.
+        uncertain: True when ``confidence`` is below the model's tuned threshold for ``category``.
+        model_version: registered model version that produced it.
+    """
+
+    category: str
+    confidence: float
+    probabilities: dict[str, float]
+    uncertain: bool
+    model_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The contract's output for one ticket (CONTRACT.md section 2)."""
+
+    ticket_id: str | None
+    category: str
+    confidence: float
+    probabilities: dict[str, float]
+    route: str
+    rule_id: str
+    reason: str
+    needs_review: bool
+    safety_flag: bool
+    hours_until_appointment: float | None
+    appointment_source: str | None
+    hours_awaiting_provider: float | None
+    model_version: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The decision as the API's JSON object."""
+        return asdict(self)
+
+    def to_row(self) -> dict[str, Any]:
+        """The decision as a flat batch row, probabilities as ``p_<category>`` columns."""
+        row = asdict(self)
+        probabilities = row.pop("probabilities")
+        for category in CATEGORIES:
+            row[f"p_{category}"] = probabilities[category]
+        return row
+
+
+DECISION_COLUMNS: tuple[str, ...] = (
+    "ticket_id",
+    "category",
+    "confidence",
+    *(f"p_{c}" for c in CATEGORIES),
+    "route",
+    "rule_id",
+    "reason",
+    "needs_review",
+    "safety_flag",
+    "hours_until_appointment",
+    "appointment_source",
+    "hours_awaiting_provider",
+    "model_version",
+)
