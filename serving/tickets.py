@@ -1,12 +1,20 @@
-"""Ticket validation shared by every surface (CONTRACT.md sections 1 and 5)."""
+"""Ticket validation shared by every surface (CONTRACT.md sections 1 and 5).
+
+``parse_ticket`` runs once per batch row, so it avoids pydantic and does the few checks by
+hand with ``datetime.fromisoformat`` and a cached ``ZoneInfo`` lookup. Error messages name the
+field and the problem and never echo any value: the ticket text is health information, and a
+value in a wrong column could be text too.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 MAX_TEXT_CHARS = 20_000
 INPUT_FIELDS: tuple[str, ...] = (
@@ -18,6 +26,14 @@ INPUT_FIELDS: tuple[str, ...] = (
     "emergency",
     "timezone",
 )
+# Timestamps outside this range are typos, and keeping them out means the timing arithmetic
+# (and the zone conversions in serving.timetext) can never overflow.
+MIN_YEAR = 1900
+MAX_YEAR = 2199
+
+_TRUE = frozenset({"true", "1", "yes"})
+_FALSE = frozenset({"false", "0", "no"})
+_ISO_HINT = "expected an ISO 8601 timestamp such as 2024-03-09T14:30:00-05:00"
 
 
 class TicketError(ValueError):
@@ -42,6 +58,175 @@ class Ticket:
     timezone: ZoneInfo | None = None
 
 
+def is_absent(value: Any) -> bool:
+    """Tell whether an optional field value counts as not given.
+
+    Args:
+        value: the raw value.
+
+    Returns:
+        True for None, NaN (float, numpy, pandas NA/NaT) and blank strings.
+    """
+    if value is None:
+        return True
+    kind = type(value)
+    if kind is str:
+        return not value or value.isspace()
+    if kind is float:
+        return value != value
+    if kind is bool or kind is int or kind is datetime:
+        return False
+    # pandas.NA and NaT have no common base class worth importing pandas for.
+    if kind.__name__ in ("NAType", "NaTType"):
+        return True
+    try:
+        return bool(value != value)
+    except (TypeError, ValueError):
+        return False
+
+
+@lru_cache(maxsize=1024)
+def _load_zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def parse_zone(value: Any, field: str = "timezone") -> ZoneInfo:
+    """Check an IANA time-zone name.
+
+    Args:
+        value: a name such as ``America/New_York`` or a ``ZoneInfo``.
+        field: the field name used in errors.
+
+    Returns:
+        The zone.
+
+    Raises:
+        TicketError: when the value is not a known IANA zone name.
+    """
+    if isinstance(value, ZoneInfo):
+        return value
+    if not isinstance(value, str):
+        raise TicketError(field, "must be an IANA time-zone name such as America/New_York")
+    name = value.strip()
+    try:
+        return _load_zone(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # ValueError/OSError: names like "../x" or "a\x00b" that are not even valid keys.
+        raise TicketError(field, "unknown IANA time-zone name (e.g. America/New_York)") from None
+
+
+def parse_timestamp(value: Any, field: str, zone: ZoneInfo | None) -> datetime:
+    """Read one ISO 8601 timestamp; naive ones are read in ``zone`` (UTC when None).
+
+    Args:
+        value: a string, ``datetime`` or pandas ``Timestamp``.
+        field: the field name used in errors.
+        zone: the client's zone for timestamps without an offset.
+
+    Returns:
+        A timezone-aware datetime.
+
+    Raises:
+        TicketError: when the value is not an ISO 8601 timestamp in the supported range.
+    """
+    kind = type(value)
+    if kind is str:
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise TicketError(field, f"not a valid timestamp; {_ISO_HINT}") from None
+    elif isinstance(value, datetime):
+        # pandas.Timestamp is a datetime subclass; hand on a plain datetime.
+        parsed = value.to_pydatetime() if hasattr(value, "to_pydatetime") else value
+    elif kind.__name__ == "datetime64":
+        try:
+            parsed = datetime.fromisoformat(str(value))
+        except ValueError:
+            raise TicketError(field, f"not a valid timestamp; {_ISO_HINT}") from None
+    else:
+        raise TicketError(field, f"must be a timestamp string; {_ISO_HINT}")
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        raise TicketError(field, f"year must be between {MIN_YEAR} and {MAX_YEAR}")
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        parsed = parsed.replace(tzinfo=zone or UTC)
+    return parsed
+
+
+def parse_bool(value: Any, field: str) -> bool:
+    """Read a boolean strictly.
+
+    Args:
+        value: a bool, 0/1 or one of the strings true/false, 1/0, yes/no (any case).
+        field: the field name used in errors.
+
+    Returns:
+        The boolean.
+
+    Raises:
+        TicketError: for anything else.
+    """
+    if value is True or value is False:
+        return value
+    kind = type(value)
+    if kind is str:
+        word = value.strip().lower()
+        if word in _TRUE:
+            return True
+        if word in _FALSE:
+            return False
+    elif kind.__name__ == "bool_":  # numpy.bool_
+        return bool(value)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        # CSV readers turn a 0/1 column with gaps into floats.
+        if value == 1:
+            return True
+        if value == 0:
+            return False
+    raise TicketError(field, "must be a boolean: true/false, yes/no or 1/0")
+
+
+def parse_ticket_id(value: Any) -> str:
+    """Coerce a ticket id to a string (``12.0`` from a CSV float column becomes ``"12"``).
+
+    Args:
+        value: the raw id.
+
+    Returns:
+        The id as a string.
+    """
+    if type(value) is str:
+        return value.strip()
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def parse_text(value: Any) -> str:
+    """Check the ticket text: a string of 1..MAX_TEXT_CHARS characters after trimming.
+
+    Args:
+        value: the raw text.
+
+    Returns:
+        The trimmed text.
+
+    Raises:
+        TicketError: when missing, not a string, empty or too long (the text is never echoed).
+    """
+    if value is None or (type(value) is float and value != value):
+        raise TicketError("text", "is required")
+    if not isinstance(value, str):
+        raise TicketError("text", "must be a string")
+    text = value.strip()
+    if not text:
+        raise TicketError("text", "is empty after trimming whitespace")
+    if len(text) > MAX_TEXT_CHARS:
+        raise TicketError(
+            "text", f"is {len(text)} characters after trimming; at most {MAX_TEXT_CHARS} allowed"
+        )
+    return text
+
+
 def parse_ticket(raw: Mapping[str, Any], *, now: datetime | None = None) -> Ticket:
     """Validate one raw ticket (API body, batch row, notebook dict).
 
@@ -56,4 +241,43 @@ def parse_ticket(raw: Mapping[str, Any], *, now: datetime | None = None) -> Tick
     Raises:
         TicketError: naming the first invalid field and the problem.
     """
-    raise NotImplementedError  # implemented by the routing-engine work (issue 3)
+    if not isinstance(raw, Mapping):
+        raise TicketError("ticket", "must be an object of field names to values")
+    get = raw.get
+    text = parse_text(get("text"))
+
+    value = get("timezone")
+    zone = None if is_absent(value) else parse_zone(value)
+
+    value = get("ticket_id")
+    ticket_id = None if is_absent(value) else parse_ticket_id(value)
+
+    value = get("created_at")
+    if is_absent(value):
+        if now is None:
+            created_at = datetime.now(UTC)
+        else:
+            created_at = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+    else:
+        created_at = parse_timestamp(value, "created_at", zone)
+
+    value = get("appointment_at")
+    appointment_at = None if is_absent(value) else parse_timestamp(value, "appointment_at", zone)
+
+    value = get("awaiting_provider_since")
+    awaiting = (
+        None if is_absent(value) else parse_timestamp(value, "awaiting_provider_since", zone)
+    )
+
+    value = get("emergency")
+    emergency = None if is_absent(value) else parse_bool(value, "emergency")
+
+    return Ticket(
+        text=text,
+        created_at=created_at,
+        ticket_id=ticket_id,
+        appointment_at=appointment_at,
+        awaiting_provider_since=awaiting,
+        emergency=emergency,
+        timezone=zone,
+    )
