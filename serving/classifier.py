@@ -1,0 +1,101 @@
+"""The trained text classifier with its per-category review thresholds, saved with skops."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from serving.decision import CATEGORIES, Prediction
+
+ESTIMATOR_FILE = "estimator.skops"
+META_FILE = "classifier.json"
+
+
+@dataclass
+class TicketClassifier:
+    """A fitted scikit-learn estimator plus the thresholds below which a prediction needs review.
+
+    Attributes:
+        estimator: fitted, with ``predict_proba`` and ``classes_`` equal to the contract's categories.
+        thresholds: category -> minimum confidence for an automatic decision.
+        version: the registered model version ("unregistered" before registration).
+        info: training facts shown by the API (trained_at, metrics, run_id).
+    """
+
+    estimator: Any
+    thresholds: dict[str, float]
+    version: str = "unregistered"
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        classes = [str(c) for c in self.estimator.classes_]
+        # Columns of predict_proba in the contract's category order, whatever order the estimator uses.
+        self._order = np.array([classes.index(c) for c in CATEGORIES])
+        self._threshold_vector = np.array([self.thresholds.get(c, 0.0) for c in CATEGORIES])
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Calibrated probabilities, one row per text, columns in ``CATEGORIES`` order."""
+        if len(texts) == 0:
+            return np.zeros((0, len(CATEGORIES)))
+        return np.asarray(self.estimator.predict_proba(list(texts)))[:, self._order]
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        """One ``Prediction`` per text."""
+        proba = self.predict_proba(texts)
+        best = proba.argmax(axis=1)
+        confidence = proba[np.arange(len(best)), best]
+        uncertain = confidence < self._threshold_vector[best]
+        return [
+            Prediction(
+                category=CATEGORIES[b],
+                confidence=float(c),
+                probabilities=dict(zip(CATEGORIES, map(float, row))),
+                uncertain=bool(u),
+                model_version=self.version,
+            )
+            for b, c, u, row in zip(best, confidence, uncertain, proba.tolist())
+        ]
+
+    def predict_one(self, text: str) -> Prediction:
+        """The prediction for a single text."""
+        return self.predict([text])[0]
+
+    def save(self, folder: Path) -> Path:
+        """Write the estimator (skops, no pickle) and the thresholds to ``folder``."""
+        import skops.io as sio
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        sio.dump(self.estimator, folder / ESTIMATOR_FILE)
+        meta = {"thresholds": self.thresholds, "version": self.version, "info": self.info}
+        (folder / META_FILE).write_text(json.dumps(meta, indent=2))
+        return folder
+
+    @classmethod
+    def load(cls, folder: Path, version: str | None = None) -> "TicketClassifier":
+        """Read a classifier written by ``save``; only this project's own types are trusted beyond skops' defaults."""
+        import skops.io as sio
+
+        folder = Path(folder)
+        path = folder / ESTIMATOR_FILE
+        untrusted = sio.get_untrusted_types(file=path)
+        unexpected = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
+        if unexpected:
+            raise ValueError(f"model: refusing to load untrusted types {unexpected}")
+        estimator = sio.load(path, trusted=untrusted)
+        meta = json.loads((folder / META_FILE).read_text())
+        return cls(
+            estimator=estimator,
+            thresholds=meta["thresholds"],
+            version=version or meta.get("version", "unregistered"),
+            info=meta.get("info", {}),
+        )
+
+
+# Types skops does not trust by default but this project writes itself (scikit-learn and numpy internals).
+TRUSTED_PREFIXES: tuple[str, ...] = ("serving.", "sklearn.", "numpy.", "scipy.", "builtins.", "collections.")

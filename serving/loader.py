@@ -1,0 +1,44 @@
+"""Load the classifier from the MLflow registry, a logged model folder or a saved classifier folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from serving.classifier import META_FILE, TicketClassifier
+from triage.config import Settings, get_settings
+
+
+def load_model(uri: str | None = None, settings: Settings | None = None) -> TicketClassifier:
+    """Load the classifier that scoring needs.
+
+    Args:
+        uri: ``models:/name@alias``, ``models:/name/version``, ``runs:/...``, a folder with an
+            ``MLmodel`` file, or a folder written by ``TicketClassifier.save``. Defaults to the champion.
+        settings: where the tracking store is; the process settings when None.
+
+    Returns:
+        The classifier, with ``version`` set to the registered version when known.
+    """
+    settings = settings or get_settings()
+    uri = uri or settings.model_uri
+    path = Path(uri)
+    if path.is_dir() and (path / META_FILE).exists():
+        return TicketClassifier.load(path)
+    import mlflow
+
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    model = mlflow.pyfunc.load_model(uri)
+    return model.unwrap_python_model().classifier
+
+
+def resolve_version(settings: Settings | None = None) -> str | None:
+    """The registered version the champion alias points at now, or None if there is none."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    settings = settings or get_settings()
+    client = mlflow.MlflowClient(tracking_uri=settings.tracking_uri)
+    try:
+        return client.get_model_version_by_alias(settings.model_name, settings.model_alias).version
+    except MlflowException:
+        return None

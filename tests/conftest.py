@@ -1,0 +1,41 @@
+"""Shared fixtures: a real MLflow store in a temporary folder with a trained champion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from triage.config import PROJ_ROOT, Settings
+
+SAMPLE = PROJ_ROOT / "data" / "sample" / "tickets.csv"
+# One grid point keeps the suite quick; the full search runs in `make run` and the benchmark.
+FAST_GRID = {"features": ["static"], "C": [4.0]}
+
+
+def make_settings(root: Path, **overrides) -> Settings:
+    """Settings pointing at a SQLite store and artifact folder under ``root``."""
+    return Settings(
+        MLFLOW_TRACKING_URI=f"sqlite:///{root / 'mlflow.db'}",
+        artifact_root=str(root / "artifacts"),
+        **overrides,
+    )
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory) -> tuple[Settings, dict]:
+    """Train once on the sample into a temporary MLflow store; (settings, run summary)."""
+    from pipeline.tracking import run_training
+
+    settings = make_settings(tmp_path_factory.mktemp("mlflow"))
+    summary = run_training(settings, SAMPLE, grid=FAST_GRID)
+    return settings, summary
+
+
+@pytest.fixture(scope="session")
+def champion(trained):
+    """The champion classifier loaded from the registry, the way the API and batch load it."""
+    from serving.loader import load_model
+
+    settings, _ = trained
+    return load_model(settings.model_uri, settings)

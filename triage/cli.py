@@ -1,0 +1,115 @@
+"""The ``triage`` command line: one Typer app; heavy imports wait until a command runs."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="Route teletherapy help-desk tickets to the provider or the Support Team.", no_args_is_help=True)
+
+
+def _settings():
+    from pydantic import ValidationError
+
+    from triage.config import get_settings
+
+    try:
+        return get_settings()
+    except ValidationError as error:
+        typer.echo(f"configuration error: {error}", err=True)
+        raise typer.Exit(2) from error
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False) -> None:
+    """Train, evaluate, score and serve the ticket-triage model."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def generate(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output file: .csv, .jsonl or .parquet.")],
+    n: Annotated[int, typer.Option("--n", min=1, help="Number of tickets.")] = 6000,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same tickets.")] = 0,
+) -> None:
+    """Generate realistic labelled tickets from the phrasebank."""
+    from pipeline.generate import write_tickets
+
+    try:
+        write_tickets(output, n, seed)
+    except ValueError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from error
+    typer.echo(f"wrote {n} tickets to {output}")
+
+
+@app.command()
+def train(
+    data: Annotated[Path | None, typer.Option(help="Labelled tickets; data/sample/tickets.csv by default.")] = None,
+    force: Annotated[bool, typer.Option(help="Make the new version champion even if it scores worse.")] = False,
+    results_fp: Annotated[Path | None, typer.Option(help="Write the run summary as JSON here.")] = None,
+) -> None:
+    """Train, evaluate, track in MLflow, register, and promote past the champion gate."""
+    from pipeline.data import DataError
+    from pipeline.tracking import run_training
+
+    settings = _settings()
+    try:
+        summary = run_training(settings, data, force=force)
+    except DataError as error:
+        typer.echo(f"data error: {error}", err=True)
+        raise typer.Exit(2) from error
+    gate = summary["gate"]
+    line = f"run {summary['run_id']}  version {summary['version']}  holdout macro-F1 {summary['holdout']['macro_f1']:.3f}  ECE {summary['holdout']['ece']:.3f}"
+    if "external" in summary:
+        line += f"  external macro-F1 {summary['external']['macro_f1']:.3f}"
+    typer.echo(line)
+    status = "now @" + settings.model_alias if gate["promoted"] else "not promoted"
+    typer.echo(f"{settings.model_name} v{summary['version']}: {status} ({gate['reason']})")
+    if results_fp:
+        results_fp.write_text(json.dumps(summary, indent=2, default=str))
+
+
+@app.command()
+def evaluate(
+    data: Annotated[Path | None, typer.Argument(help="Labelled tickets (text, category[, expected_route]).")] = None,
+    model: Annotated[str | None, typer.Option(help="Model URI or folder; the champion by default.")] = None,
+    results_fp: Annotated[Path | None, typer.Option(help="Write the figures as JSON here.")] = None,
+) -> None:
+    """Print per-category precision, recall, F1, macro-F1, accuracy, confusion matrix and ECE."""
+    from pipeline.data import DataError
+    from pipeline.evaluate import evaluate_file
+
+    settings = _settings()
+    try:
+        report, text = evaluate_file(data or settings.data_path, model, settings)
+    except DataError as error:
+        typer.echo(f"data error: {error}", err=True)
+        raise typer.Exit(2) from error
+    typer.echo(text)
+    if results_fp:
+        results_fp.write_text(json.dumps(report, indent=2))
+
+
+@app.command()
+def promote(
+    version: Annotated[str, typer.Argument(help="Registered version to make champion.")],
+) -> None:
+    """Point the champion alias at a registered version."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from pipeline.register import promote as promote_version
+
+    settings = _settings()
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    try:
+        promote_version(settings.model_name, version, settings.model_alias)
+    except MlflowException as error:
+        typer.echo(f"version {version} of {settings.model_name} not found: {error.message}", err=True)
+        raise typer.Exit(2) from error
+    typer.echo(f"{settings.model_name} v{version} is now @{settings.model_alias}")
