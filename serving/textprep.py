@@ -1,0 +1,65 @@
+"""One cheap pass over the ticket text that every detector shares.
+
+Large regex alternations cost Python's ``re`` tens of microseconds per ticket because every branch
+is tried at every position. Instead each detector first looks up a few anchor words in the ticket's
+word set and runs its regexes only when an anchor is present, so a ticket without, say, time words
+pays almost nothing for the time reader. The words are bytes because ``bytes.translate`` and
+``bytes.split`` are several times faster than their ``str`` versions (measured: 3.6 us against
+about 8 us per 150-character ticket); anchors are therefore bytes too (see ``anchor_words``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Punctuation becomes a space so "tomorrow's", "dec." and "(suicidal)" still yield their words.
+_PUNCTUATION = b"'.,;:!?()[]{}\"/\\-_*&+=<>|~`@#$%^"
+_SEPARATORS = bytes.maketrans(_PUNCTUATION, b" " * len(_PUNCTUATION))
+_DIGITS = b"0123456789"
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedText:
+    """The ticket text in the forms the detectors read.
+
+    Attributes:
+        low: lowercased text with typographic apostrophes made plain.
+        words: the set of lowercased words as UTF-8 bytes (punctuation split off).
+        has_digit: whether any digit occurs.
+    """
+
+    low: str
+    words: frozenset[bytes]
+    has_digit: bool
+
+
+def anchor_words(spec: str) -> frozenset[bytes]:
+    """Build an anchor set from space-separated words.
+
+    Args:
+        spec: words separated by whitespace.
+
+    Returns:
+        The words as a frozenset of bytes, comparable with ``PreparedText.words``.
+    """
+    return frozenset(spec.encode().split())
+
+
+def prepare_text(text: str) -> PreparedText:
+    """Lowercase and tokenize a ticket text once for all detectors.
+
+    Args:
+        text: the ticket text.
+
+    Returns:
+        The prepared forms.
+    """
+    low = text.lower()
+    if "\u2019" in low:
+        low = low.replace("\u2019", "'")
+    raw = low.encode()
+    return PreparedText(
+        low=low,
+        words=frozenset(raw.translate(_SEPARATORS).split()),
+        has_digit=len(raw.translate(None, _DIGITS)) != len(raw),
+    )
