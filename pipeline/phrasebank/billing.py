@@ -150,7 +150,7 @@ INTENTS: dict[str, list[str]] = {
         "Unknown charge on my statement.",
         "charged {amount} instead of my usual copay??",
         "My bank statement shows two identical charges of {amount} on the same day. I only had one session. Please fix the duplicate.",
-        "I was charged for a session that didn't take place. {provider} was out sick that week and nothing was rescheduled.",
+        "I was charged for a session that didn't take place, since {provider} was out sick that week and nothing was rescheduled.",
         "There's a charge on my credit card with your company name on it and I have no idea what it's for. Can you tell me what it is?",
         "My copay is usually {amount} but this time I was charged much more. Was there a mistake?",
         "Why did I get charged in a week when I didn't have any appointments?",
