@@ -44,7 +44,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     max_batch_items: int = Field(default=1000, gt=0)
     reload_interval_s: float = Field(default=30.0, ge=0, description="Champion poll interval; 0 turns polling off.")
-    cors_origins: str = ""
+    cors_origins: str = Field(default="", description="Comma-separated CORS origins; empty means no CORS headers.")
+    serve_model_uri: str | None = Field(
+        default=None,
+        description="Model the API serves (registry URI or folder); the champion alias when unset. `triage serve --model` sets it.",
+    )
+    log_level: str = Field(default="info", description="Log level of the API server (JSON lines on stderr).")
 
     @field_validator("tracking_uri")
     @classmethod
