@@ -24,7 +24,7 @@ from serving.features import StaticEmbedder
 log = logging.getLogger(__name__)
 
 FEATURE_SETS: tuple[str, ...] = ("static", "static+tfidf", "tfidf")
-DEFAULT_GRID: dict[str, list[Any]] = {"features": ["static", "static+tfidf"], "C": [1.0, 4.0, 16.0]}
+DEFAULT_GRID: dict[str, list[Any]] = {"features": ["static", "static+tfidf"], "C": [4.0, 16.0, 64.0]}
 
 
 def build_pipeline(features: str, C: float, static_path: str, seed: int) -> Pipeline:

@@ -1,0 +1,103 @@
+"""Training into a real temporary MLflow store: run contents, registry, champion gate, determinism."""
+
+from __future__ import annotations
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+from typer.testing import CliRunner
+
+from pipeline.data import load_labelled, split_by_family
+from pipeline.tracking import run_training
+from serving.decision import CATEGORIES
+from tests.conftest import FAST_GRID, SAMPLE, make_settings
+from triage.cli import app
+
+pytestmark = pytest.mark.slow
+
+
+def test_run_leaves_a_champion_with_params_metrics_and_plots(trained):
+    settings, summary = trained
+    client = MlflowClient(tracking_uri=settings.tracking_uri)
+    champion = client.get_model_version_by_alias("ticket-triage", "champion")
+    assert champion.version == summary["version"] == "1"
+    run = client.get_run(summary["run_id"])
+    assert run.data.params["best_features"] == "static+tfidf"
+    assert len(run.data.params["data_sha256"]) == 64
+    assert run.data.params["package_version"]
+    for metric in ("holdout_macro_f1", "holdout_ece", "holdout_f1_clinical", "train_seconds"):
+        assert metric in run.data.metrics
+    if settings.external_eval_path.exists():
+        assert "external_macro_f1" in run.data.metrics
+    artifacts = {a.path for a in client.list_artifacts(summary["run_id"], "plots")}
+    assert {"plots/holdout_confusion.png", "plots/holdout_reliability.png"} <= artifacts
+    assert run.data.tags["champion_gate"] == "promoted"
+
+
+def test_holdout_families_are_unseen_and_model_is_useful(trained):
+    _, summary = trained
+    frame = load_labelled(SAMPLE)
+    split = split_by_family(frame, seed=42)
+    assert not set(split.train["family"]) & set(split.test["family"])
+    assert not set(split.val["family"]) & set(split.test["family"])
+    assert summary["holdout"]["macro_f1"] > 0.8
+    assert summary["holdout"]["ece"] < 0.1
+
+
+def test_registered_pyfunc_returns_full_decisions(trained):
+    settings, _ = trained
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    model = mlflow.pyfunc.load_model(settings.model_uri)
+    frame = pd.DataFrame(
+        {
+            "ticket_id": ["a", "b"],
+            "text": ["My card was charged twice for the same session, please refund one.", "   "],
+            "created_at": ["2026-03-02T09:00:00-05:00", "2026-03-02T09:00:00-05:00"],
+        }
+    )
+    out = model.predict(frame)
+    assert out.loc[0, "category"] in CATEGORIES and out.loc[0, "route"] in ("provider", "support_team")
+    assert out.loc[0, "model_version"] == "1" and out.loc[0, "error"] is None
+    assert out.loc[1, "route"] is None and "text" in out.loc[1, "error"]
+
+
+def test_gate_keeps_the_champion_when_the_candidate_is_worse(tmp_path):
+    settings = make_settings(tmp_path)
+    good = run_training(settings, SAMPLE, grid=FAST_GRID)
+    # A model trained on a sliver of the data with heavy regularisation is worse on the same holdout.
+    frame = load_labelled(SAMPLE)
+    sliver = tmp_path / "sliver.csv"
+    frame.groupby("category").head(8).to_csv(sliver, index=False)
+    worse = run_training(settings, sliver, grid={"features": ["static"], "C": [0.01]})
+    client = MlflowClient(tracking_uri=settings.tracking_uri)
+    assert client.get_model_version_by_alias("ticket-triage", "champion").version == good["version"]
+    assert worse["gate"]["promoted"] is False and worse["version"] == "2"
+    assert client.get_run(worse["run_id"]).data.tags["champion_gate"] == "rejected"
+    # --force and `triage promote` override the gate.
+    runner = CliRunner()
+    env = {"MLFLOW_TRACKING_URI": settings.tracking_uri}
+    from triage.config import get_settings
+
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["promote", "2"], env=env)
+    get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert client.get_model_version_by_alias("ticket-triage", "champion").version == "2"
+    assert runner.invoke(app, ["promote", "99"], env=env).exit_code == 2
+    get_settings.cache_clear()
+
+
+def test_same_seed_same_model(tmp_path):
+    frame = load_labelled(SAMPLE).sample(1500, random_state=0)
+    small = tmp_path / "small.csv"
+    frame.to_csv(small, index=False)
+    texts = frame["text"].head(50).tolist()
+    probas = []
+    for name in ("a", "b"):
+        settings = make_settings(tmp_path / name)
+        summary = run_training(settings, small, grid=FAST_GRID)
+        from serving.loader import load_model
+
+        probas.append(load_model(f"models:/ticket-triage/{summary['version']}", settings).predict_proba(texts))
+    assert (probas[0] == probas[1]).all()
