@@ -32,7 +32,7 @@ COLUMNS: tuple[str, ...] = (
 CATEGORY_SHARE = {"clinical": 0.26, "scheduling": 0.26, "billing": 0.18, "technical": 0.15, "account": 0.15}
 # Crisis messages are rare in a real inbox; the rest of an intent mix is even within a category.
 INTENT_WEIGHT = {"crisis": 0.25}
-SCHEDULING_TIMED = {"book_appointment", "reschedule", "cancel_late", "cancel_advance", "emergency_cancel"}
+PAST_SESSION = {"provider_no_show", "missed_own_session"}
 
 ZONES = (
     "America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles",
@@ -223,8 +223,13 @@ class TicketGenerator:
         created = created.replace(microsecond=0)
         appointment = awaiting = emergency = ""
         mentions_time = "{when}" in phrasing
-        if category == "scheduling" and intent in SCHEDULING_TIMED and not mentions_time and rng.random() < 0.6:
-            appointment = _iso(created + timedelta(hours=rng.choice((rng.uniform(0, 24), rng.uniform(24, 240), rng.uniform(-48, 0)))), rng, zone)
+        if category == "scheduling" and not mentions_time and rng.random() < 0.6:
+            # The help desk links most scheduling tickets to a booking; a missed session lies in the past.
+            if intent in PAST_SESSION:
+                hours = rng.uniform(-72, -0.5)
+            else:
+                hours = rng.choice((rng.uniform(0, 24), rng.uniform(24, 240), rng.uniform(-48, 0)))
+            appointment = _iso(created + timedelta(hours=hours), rng, zone)
         elif rng.random() < 0.04:
             appointment = _iso(created + timedelta(hours=rng.uniform(-24, 200)), rng, zone)
         if category in ("clinical", "billing") and rng.random() < 0.15:
