@@ -1,0 +1,240 @@
+"""The routing rules of CONTRACT.md section 3: one ticket and a prediction in, one decision out.
+
+Pure and deterministic: no clock, no randomness, no I/O, so the API, batch scoring, notebooks and
+the MLflow model give the same decision for the same input.
+
+Rounding: hours are rounded to 0.01 h (36 s) *before* the rules compare them, so the number shown
+in the decision is exactly the number the rule used (23.99 is under 24, 24.00 is not).
+Probabilities and confidence are rounded to 4 decimals.
+"""
+
+from __future__ import annotations
+
+from serving.crisis import detect_crisis
+from serving.decision import CATEGORIES, Decision, Prediction
+from serving.signals import (
+    detect_emergency,
+    detect_end_care,
+    detect_insurance,
+    detect_locked_out,
+    detect_non_english,
+    detect_provider_no_show,
+    detect_recurring_change,
+    detect_urgent_refill,
+)
+from serving.textprep import PreparedText, prepare_text
+from serving.tickets import Ticket
+from serving.timetext import elapsed_hours, find_appointment_time, find_wait_hours
+
+ESCALATE_AFTER_HOURS = 48.0
+LATE_CANCEL_HOURS = 24.0
+
+_PORTAL = "message your provider in the client portal"
+_WIDGET = "contact the Support Team through the help widget"
+_REASONS = {
+    "SAFETY-CRISIS": (
+        "The message suggests a possible crisis, so it goes to your provider right away; if you "
+        "are in danger now, call or text 988 (Suicide & Crisis Lifeline) or call 911."
+    ),
+    "TECH-LOCKED-OUT": (
+        "Technical problem and you are locked out of your account, so submit the Contact Us form "
+        "and the Support Team will restore access."
+    ),
+    "TECH-SUPPORT": (
+        "Technical problem (login, two-step verification, video, messaging or scheduling tool), "
+        f"so {_WIDGET}."
+    ),
+    "ACCOUNT-SUPPORT": f"Account details or settings request, so {_WIDGET}.",
+    "CLIN-URGENT-REFILL": (
+        "Urgent clinical need such as a delayed refill, so the Support Team will contact your "
+        "provider on your behalf; reach them through the help widget."
+    ),
+    "CLIN-END-CARE": (
+        "You want to end care and would rather not tell your provider yourself, so the Support "
+        "Team will reach out for you; contact them through the help widget."
+    ),
+    "CLIN-PROVIDER": f"Clinical question (therapy, treatment or medication), so {_PORTAL}.",
+    "SCHED-NO-SHOW": f"Your provider did not show up for the session, so report it: {_WIDGET}.",
+    "SCHED-RECURRING": f"Change to a recurring series of appointments, so {_PORTAL}.",
+    "SCHED-UNKNOWN-TIME": (
+        "Scheduling request with no appointment time given, so the Support Team can check the "
+        "calendar; contact them through the help widget."
+    ),
+    "BILL-INSURANCE": f"Insurance update or in-network check, so {_WIDGET}.",
+    "BILL-PROVIDER-FIRST": (
+        f"Billing question (fees, charges or a dispute), so start with your provider: {_PORTAL}."
+    ),
+}
+
+
+def _round_hours(hours: float | None) -> float | None:
+    return None if hours is None else round(hours, 2)
+
+
+def _format_hours(hours: float) -> str:
+    """One decimal when exact ("5.0 h"), else two ("23.99 h"), so a boundary never looks crossed."""
+    return f"{hours:.1f}" if round(hours, 1) == hours else f"{hours:.2f}"
+
+
+def _scheduling_reason(rule_id: str, hours: float, source: str) -> str:
+    shown = _format_hours(abs(hours))
+    where = " (time read from your message)" if source == "text" else ""
+    if rule_id == "SCHED-LT24-EMERGENCY":
+        return (
+            f"Appointment starts in {shown} h{where}, under 24 h, and you report an emergency, so "
+            f"the Support Team can help with the urgent cancellation: {_WIDGET}."
+        )
+    if rule_id == "SCHED-LT24":
+        return (
+            f"Appointment starts in {shown} h{where}, under 24 h, so {_PORTAL}; late-cancellation "
+            "fees may apply."
+        )
+    if rule_id == "SCHED-GE24":
+        return (
+            f"Appointment starts in {shown} h{where}, 24 h or more ahead, so the Support Team can "
+            "change it: contact them through the help widget."
+        )
+    return (
+        f"Appointment was {shown} h ago{where}, so your provider's own cancellation policy "
+        f"applies: {_PORTAL}."
+    )
+
+
+def _route_scheduling(
+    ticket: Ticket, prepared: PreparedText, hours: float | None
+) -> tuple[str, str]:
+    """Rule id and route for a scheduling ticket (no-show, recurring, then by hours)."""
+    if detect_provider_no_show(prepared):
+        return "SCHED-NO-SHOW", "support_team"
+    if detect_recurring_change(prepared):
+        return "SCHED-RECURRING", "provider"
+    if hours is None:
+        return "SCHED-UNKNOWN-TIME", "support_team"
+    if hours < 0:
+        return "SCHED-PAST", "provider"
+    if hours < LATE_CANCEL_HOURS:
+        emergency = ticket.emergency if ticket.emergency is not None else detect_emergency(prepared)
+        if emergency:
+            return "SCHED-LT24-EMERGENCY", "support_team"
+        return "SCHED-LT24", "provider"
+    return "SCHED-GE24", "support_team"
+
+
+def _route_category(
+    category: str, ticket: Ticket, prepared: PreparedText, hours: float | None
+) -> tuple[str, str]:
+    """Rule id and route from the category rules (everything below ESCALATE-48H)."""
+    if category == "technical":
+        if detect_locked_out(prepared):
+            return "TECH-LOCKED-OUT", "support_team"
+        return "TECH-SUPPORT", "support_team"
+    if category == "account":
+        return "ACCOUNT-SUPPORT", "support_team"
+    if category == "clinical":
+        if detect_urgent_refill(prepared):
+            return "CLIN-URGENT-REFILL", "support_team"
+        if detect_end_care(prepared):
+            return "CLIN-END-CARE", "support_team"
+        return "CLIN-PROVIDER", "provider"
+    if category == "scheduling":
+        return _route_scheduling(ticket, prepared, hours)
+    if detect_insurance(prepared):
+        return "BILL-INSURANCE", "support_team"
+    return "BILL-PROVIDER-FIRST", "provider"
+
+
+def _signals_conflict(category: str, prepared: PreparedText) -> bool:
+    """Whether strong text signals contradict the category (e.g. locked-out words on billing)."""
+    if category != "technical" and detect_locked_out(prepared):
+        return True
+    if category != "scheduling" and detect_provider_no_show(prepared):
+        return True
+    return detect_non_english(prepared)
+
+
+def decide(ticket: Ticket, prediction: Prediction) -> Decision:
+    """Apply the routing rules of CONTRACT.md section 3, first match wins.
+
+    Args:
+        ticket: a validated ticket from ``parse_ticket``.
+        prediction: the classifier's output for the ticket text.
+
+    Returns:
+        The decision, with the rule id and a one-sentence reason naming the facts used.
+
+    Raises:
+        ValueError: when the prediction's category is not one of ``CATEGORIES``.
+    """
+    category = prediction.category
+    if category not in CATEGORIES:
+        raise ValueError(f"prediction.category must be one of {CATEGORIES}")
+    prepared = prepare_text(ticket.text)
+    created = ticket.created_at
+
+    time_review = False
+    if ticket.appointment_at is not None:
+        hours = _round_hours(elapsed_hours(created, ticket.appointment_at))
+        source = "field"
+    else:
+        found = find_appointment_time(prepared, created, ticket.timezone)
+        if found is None:
+            hours, source = None, None
+        else:
+            hours, source = _round_hours(elapsed_hours(created, found.at)), "text"
+            time_review = found.needs_review
+    if ticket.awaiting_provider_since is not None:
+        waited = _round_hours(elapsed_hours(ticket.awaiting_provider_since, created))
+    else:
+        waited = _round_hours(find_wait_hours(prepared, created, ticket.timezone))
+
+    probabilities = {name: round(float(prediction.probabilities.get(name, 0.0)), 4) for name in CATEGORIES}
+    needs_review = prediction.uncertain or _signals_conflict(category, prepared)
+
+    if detect_crisis(prepared):
+        # Crisis tickets are clinical whatever the model said; a different label is a conflict.
+        return Decision(
+            ticket_id=ticket.ticket_id,
+            category="clinical",
+            confidence=probabilities["clinical"],
+            probabilities=probabilities,
+            route="provider",
+            rule_id="SAFETY-CRISIS",
+            reason=_REASONS["SAFETY-CRISIS"],
+            needs_review=needs_review or category != "clinical",
+            safety_flag=True,
+            hours_until_appointment=hours,
+            appointment_source=source,
+            hours_awaiting_provider=waited,
+            model_version=prediction.model_version,
+        )
+
+    rule_id, route = _route_category(category, ticket, prepared, hours)
+    if rule_id.startswith("SCHED-") and rule_id not in ("SCHED-NO-SHOW", "SCHED-RECURRING"):
+        needs_review = needs_review or time_review
+        reason = (
+            _REASONS[rule_id] if hours is None else _scheduling_reason(rule_id, hours, source)
+        )
+    else:
+        reason = _REASONS[rule_id]
+    if route == "provider" and waited is not None and waited >= ESCALATE_AFTER_HOURS:
+        where = " (from your message)" if ticket.awaiting_provider_since is None else ""
+        rule_id, route = "ESCALATE-48H", "support_team"
+        reason = (
+            f"No reply from your provider for {_format_hours(waited)} h{where}, 48 h or more, so "
+            f"the Support Team will follow up: {_WIDGET}."
+        )
+    return Decision(
+        ticket_id=ticket.ticket_id,
+        category=category,
+        confidence=round(float(prediction.confidence), 4),
+        probabilities=probabilities,
+        route=route,
+        rule_id=rule_id,
+        reason=reason,
+        needs_review=needs_review,
+        safety_flag=False,
+        hours_until_appointment=hours,
+        appointment_source=source,
+        hours_awaiting_provider=waited,
+        model_version=prediction.model_version,
+    )
