@@ -1,0 +1,433 @@
+"""Streaming readers and writers for batch scoring: CSV, JSON Lines and Parquet, chosen by extension.
+
+Readers yield ``Chunk`` objects of a fixed number of rows, so chunk boundaries depend only on the
+input and the chunk size (``--resume`` relies on that). Every value passes through as read: CSV
+cells stay strings, JSON values keep their JSON type, Parquet columns keep their Arrow type.
+
+Broken text encoding is found per row, never per file: text formats are decoded with
+``errors="surrogateescape"``, which turns each invalid UTF-8 byte into a lone surrogate
+(U+DC80..U+DCFF). A correctly decoded file can never contain those code points, so a row holding
+one had invalid bytes, exactly; a genuine U+FFFD in the file is left alone. Such a row becomes a
+reject naming the column; its values are never written out.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+FORMATS: dict[str, str] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
+_BROKEN = re.compile("[\udc80-\udcff]")
+# Help-desk descriptions can be long; the contract's own limit is checked later, per row.
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+
+
+class BatchFileError(Exception):
+    """A whole-file problem (unknown extension, unreadable file, missing column): nothing is scored."""
+
+
+@dataclass
+class Chunk:
+    """A slice of consecutive input rows.
+
+    Attributes:
+        index: 0-based chunk number.
+        first_row: 1-based data-row number of the chunk's first row.
+        table: the rows as read, one column per input column.
+        bad: row offset within the chunk -> (field, problem) for rows that could not be read.
+        nbytes: bytes of input consumed so far (for the progress estimate), 0 when unknown.
+        bad_values: row offset -> what could be recovered of an unreadable row (for its ticket id)
+            when the row is blank in ``table`` (JSON Lines, so it cannot skew column types).
+    """
+
+    index: int
+    first_row: int
+    table: pa.Table
+    bad: dict[int, tuple[str, str]] = field(default_factory=dict)
+    nbytes: int = 0
+    bad_values: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+
+def file_format(path: Path, role: str) -> str:
+    """The format named by a file's extension.
+
+    Args:
+        path: the file.
+        role: "input" or "output", for the error message.
+
+    Returns:
+        "csv", "jsonl" or "parquet".
+
+    Raises:
+        BatchFileError: for any other extension.
+    """
+    kind = FORMATS.get(Path(path).suffix.lower())
+    if kind is None:
+        raise BatchFileError(
+            f"{role}: unknown extension {Path(path).suffix or '(none)'!r}; use .csv, .jsonl or .parquet"
+        )
+    return kind
+
+
+def _repair(value: str) -> str:
+    """A surrogate-escaped string made printable (invalid bytes become U+FFFD)."""
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+class _Counting(io.RawIOBase):
+    """A binary file that counts the bytes read, for the progress estimate."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self.raw.readinto(buffer)
+        self.count += n or 0
+        return n
+
+
+def read_columns(path: Path, kind: str) -> list[str]:
+    """The input's column names, read without scanning the file.
+
+    Args:
+        path: the input file.
+        kind: its format.
+
+    Returns:
+        Column names in file order (for JSON Lines: the keys of the first readable record).
+
+    Raises:
+        BatchFileError: when the file cannot be opened or has no header/schema.
+    """
+    try:
+        if kind == "parquet":
+            return list(pq.ParquetFile(path).schema_arrow.names)
+        with open(path, "rb") as handle:
+            if kind == "csv":
+                text = io.TextIOWrapper(handle, encoding="utf-8-sig", errors="surrogateescape", newline="")
+                header = next(csv.reader(text), None)
+                if not header:
+                    raise BatchFileError("input: the CSV file is empty (no header row)")
+                if any(_BROKEN.search(name) for name in header):
+                    raise BatchFileError("input: the CSV header is not valid UTF-8")
+                if len(set(header)) != len(header):
+                    raise BatchFileError("input: the CSV header repeats a column name")
+                return header
+            for line in handle:
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(record, dict):
+                    return list(record)
+            raise BatchFileError("input: no JSON object found in the JSON Lines file")
+    except BatchFileError:
+        raise
+    except (OSError, pa.ArrowException, csv.Error, UnicodeError) as error:
+        raise BatchFileError(f"input: cannot read {Path(path).name}: {type(error).__name__}") from None
+
+
+def _csv_chunks(path: Path, chunk_size: int) -> Iterator[Chunk]:
+    with open(path, "rb") as raw:
+        counting = _Counting(raw)
+        text = io.TextIOWrapper(
+            io.BufferedReader(counting, 1 << 20), encoding="utf-8-sig", errors="surrogateescape", newline=""
+        )
+        reader = csv.reader(text)
+        header = next(reader)
+        width = len(header)
+        rows: list[list[str]] = []
+        bad: dict[int, tuple[str, str]] = {}
+        index, first_row = 0, 1
+        while True:
+            try:
+                record = next(reader)
+            except StopIteration:
+                break
+            except csv.Error:
+                bad[len(rows)] = ("row", "could not be parsed as CSV")
+                rows.append([""] * width)
+                record = None
+            if record is not None:
+                if not record:  # a blank line is not a row
+                    continue
+                if len(record) != width:
+                    bad[len(rows)] = ("row", f"has {len(record)} fields, the header has {width}")
+                    record = (record + [""] * width)[:width]
+                    record = [_repair(v) for v in record]
+                elif _BROKEN.search("".join(record)):
+                    name = next(h for h, v in zip(header, record) if _BROKEN.search(v))
+                    bad[len(rows)] = (name, "contains bytes that are not valid UTF-8")
+                    record = [_repair(v) for v in record]
+                rows.append(record)
+            if len(rows) == chunk_size:
+                yield _csv_chunk(index, first_row, header, rows, bad, counting.count)
+                index, first_row = index + 1, first_row + len(rows)
+                rows, bad = [], {}
+        if rows:
+            yield _csv_chunk(index, first_row, header, rows, bad, counting.count)
+
+
+def _csv_chunk(index: int, first_row: int, header: list[str], rows: list[list[str]], bad: dict, nbytes: int) -> Chunk:
+    columns = list(zip(*rows)) if rows else [()] * len(header)
+    table = pa.table({name: pa.array(values, pa.string()) for name, values in zip(header, columns)})
+    return Chunk(index, first_row, table, dict(bad), nbytes)
+
+
+def _column_array(values: list[Any]) -> pa.Array:
+    """Arrow array of JSON values; a column mixing types becomes JSON text rather than failing."""
+    try:
+        return pa.array(values)
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        return pa.array(
+            [None if v is None else v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in values],
+            pa.string(),
+        )
+
+
+def _jsonl_chunk(index: int, first_row: int, records: list[dict], bad: dict, nbytes: int, bad_values: dict) -> Chunk:
+    names: dict[str, None] = {}
+    for record in records:
+        names.update(dict.fromkeys(record))
+    table = pa.table({name: _column_array([r.get(name) for r in records]) for name in names})
+    if not names:  # every row of the chunk was unreadable
+        table = pa.table({"__row": pa.nulls(len(records))}).drop_columns(["__row"])
+    return Chunk(index, first_row, table, dict(bad), nbytes, dict(bad_values))
+
+
+def _jsonl_chunks(path: Path, chunk_size: int) -> Iterator[Chunk]:
+    with open(path, "rb") as raw:
+        counting = _Counting(raw)
+        handle = io.BufferedReader(counting, 1 << 20)
+        records: list[dict] = []
+        bad: dict[int, tuple[str, str]] = {}
+        bad_values: dict[int, dict[str, Any]] = {}
+        index, first_row = 0, 1
+        for line in handle:
+            if not line.strip():
+                continue
+            try:
+                decoded = line.decode("utf-8")
+                broken = False
+            except UnicodeDecodeError:
+                decoded = line.decode("utf-8", "surrogateescape")
+                broken = True
+            try:
+                record = json.loads(decoded)
+            except ValueError:
+                record = None
+            if not isinstance(record, dict):
+                problem = "contains bytes that are not valid UTF-8" if broken else "is not a JSON object"
+                bad[len(records)] = ("row", problem)
+                record = {}
+            elif broken or _BROKEN.search(decoded):
+                name = next((k for k, v in record.items() if isinstance(v, str) and _BROKEN.search(v)), "row")
+                bad[len(records)] = (name, "contains bytes that are not valid UTF-8")
+                # Kept aside, not in the table: the row is rejected and must not decide column types.
+                bad_values[len(records)] = {_repair(k): _repair(v) if isinstance(v, str) else v for k, v in record.items()}
+                record = {}
+            records.append(record)
+            if len(records) == chunk_size:
+                yield _jsonl_chunk(index, first_row, records, bad, counting.count, bad_values)
+                index, first_row = index + 1, first_row + len(records)
+                records, bad, bad_values = [], {}, {}
+        if records:
+            yield _jsonl_chunk(index, first_row, records, bad, counting.count, bad_values)
+
+
+def _parquet_chunks(path: Path, chunk_size: int) -> Iterator[Chunk]:
+    source = pq.ParquetFile(path)
+    pending: list[pa.RecordBatch] = []
+    held, index, first_row = 0, 0, 1
+    for batch in source.iter_batches(batch_size=chunk_size):
+        pending.append(batch)
+        held += batch.num_rows
+        while held >= chunk_size:
+            table = pa.Table.from_batches(pending, schema=source.schema_arrow)
+            yield Chunk(index, first_row, table.slice(0, chunk_size).combine_chunks())
+            rest = table.slice(chunk_size)
+            pending, held = rest.to_batches(), rest.num_rows
+            index, first_row = index + 1, first_row + chunk_size
+    if held:
+        yield Chunk(index, first_row, pa.Table.from_batches(pending, schema=source.schema_arrow).combine_chunks())
+
+
+def read_chunks(path: Path, kind: str, chunk_size: int) -> Iterator[Chunk]:
+    """Stream the input in chunks of ``chunk_size`` rows (the last may be shorter).
+
+    Row numbers are 1-based data rows: in a CSV the header is not a row, blank lines are skipped and
+    a quoted value spanning several lines is one row; in JSON Lines blank lines are skipped; in
+    Parquet it is the row's position in the file.
+
+    Args:
+        path: the input file.
+        kind: its format.
+        chunk_size: rows per chunk.
+
+    Yields:
+        The chunks in file order.
+    """
+    if kind == "csv":
+        return _csv_chunks(path, chunk_size)
+    if kind == "jsonl":
+        return _jsonl_chunks(path, chunk_size)
+    return _parquet_chunks(path, chunk_size)
+
+
+def count_rows(path: Path, kind: str) -> int | None:
+    """The number of rows when the file says so cheaply (Parquet metadata), else None."""
+    if kind == "parquet":
+        return pq.ParquetFile(path).metadata.num_rows
+    return None
+
+
+# ---------------------------------------------------------------- writing
+
+
+def write_part(table: pa.Table, path: Path) -> None:
+    """Write one finished chunk atomically: its existence means the chunk is done.
+
+    Args:
+        table: the chunk's output rows.
+        path: the part file (Parquet).
+    """
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, path)
+
+
+def _unified_schema(paths: list[Path], tail: pa.Schema) -> pa.Schema:
+    """One schema for all parts: pass-through columns in first-seen order, ``tail`` columns last.
+
+    JSON Lines chunks may type a column differently (all-null in one chunk, integer in another);
+    types are promoted, and a column whose types cannot be reconciled becomes a string.
+    """
+    fields: dict[str, list[pa.DataType]] = {}
+    for path in paths:
+        for f in pq.read_schema(path):
+            if f.name not in tail.names:
+                fields.setdefault(f.name, []).append(f.type)
+    out = []
+    for name, types in fields.items():
+        try:
+            merged = pa.unify_schemas([pa.schema([(name, t)]) for t in types], promote_options="permissive")
+            out.append(merged.field(name))
+        except (pa.ArrowException, TypeError):
+            out.append(pa.field(name, pa.string()))
+    return pa.schema([*out, *tail])
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    columns = []
+    for f in schema:
+        if f.name not in table.column_names:
+            columns.append(pa.nulls(table.num_rows, f.type))
+            continue
+        column = table.column(f.name)
+        if column.type == f.type:
+            columns.append(column)
+            continue
+        try:
+            columns.append(column.cast(f.type))
+        except (pa.ArrowException, TypeError):
+            values = column.to_pylist()
+            columns.append(
+                pa.array([None if v is None else v if isinstance(v, str) else json.dumps(v, default=str) for v in values], pa.string())
+            )
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _csv_safe(table: pa.Table) -> pa.Table:
+    """Nested columns (lists, structs from JSON) as JSON text, since CSV cells are flat."""
+    for i, f in enumerate(table.schema):
+        if pa.types.is_nested(f.type):
+            values = [None if v is None else json.dumps(v, default=str, ensure_ascii=False) for v in table.column(i).to_pylist()]
+            table = table.set_column(i, pa.field(f.name, pa.string()), pa.array(values, pa.string()))
+    return table
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def assemble(parts: list[Path], kind: str, output: Path, tail: pa.Schema) -> None:
+    """Concatenate finished parts into the output file atomically (temporary file, then rename).
+
+    Args:
+        parts: part files in chunk order.
+        kind: output format.
+        output: the final path; it only ever appears complete.
+        tail: the decision columns' schema, placed after the pass-through columns.
+    """
+    schema = _unified_schema(parts, tail) if parts else tail
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            if kind == "parquet":
+                with pq.ParquetWriter(handle, schema, compression="zstd") as writer:
+                    for part in parts:
+                        writer.write_table(_conform(pq.read_table(part), schema))
+                    if not parts:
+                        writer.write_table(schema.empty_table())
+            elif kind == "csv":
+                import pyarrow.csv as pacsv
+
+                csv_schema = _csv_safe(schema.empty_table()).schema
+                with pacsv.CSVWriter(handle, csv_schema) as writer:
+                    for part in parts:
+                        writer.write_table(_csv_safe(_conform(pq.read_table(part), schema)))
+            else:
+                for part in parts:
+                    for batch in _conform(pq.read_table(part), schema).to_batches(max_chunksize=10_000):
+                        lines = [json.dumps(r, ensure_ascii=False, default=_json_default) for r in batch.to_pylist()]
+                        if lines:
+                            handle.write(("\n".join(lines) + "\n").encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, output)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(path: Path, pieces: Iterator[bytes]) -> None:
+    """Write a file from byte pieces via a temporary file in the same folder and a rename.
+
+    Args:
+        path: the final path.
+        pieces: the content.
+    """
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            for piece in pieces:
+                handle.write(piece)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
