@@ -180,3 +180,44 @@ def score(
         typer.echo(str(error), err=True)
         raise typer.Exit(2) from error
     typer.echo(f"{stats.line()} -> {job.output} (rejects: {job.rejects})", err=True)
+
+
+@app.command()
+def score(
+    input: Annotated[Path, typer.Argument(help="Tickets to score: .csv, .jsonl or .parquet.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Scored file: .csv, .jsonl or .parquet.")],
+    model: Annotated[str | None, typer.Option(help="Model URI or folder; the champion by default.")] = None,
+    engine: Annotated[str, typer.Option(help="local (process pool) or spark.")] = "local",
+    rejects: Annotated[Path | None, typer.Option(help="Rejected rows (JSON Lines); <output stem>.rejects.jsonl by default.")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted run without rescoring finished chunks.")] = False,
+    text_col: Annotated[str | None, typer.Option(help="Column(s) joined into text, comma-separated (e.g. Subject,Description).")] = None,
+    id_col: Annotated[str | None, typer.Option(help="Column holding the ticket id (e.g. Id).")] = None,
+    map_: Annotated[list[str] | None, typer.Option("--map", help="FIELD=COLUMN for another contract field, repeatable (e.g. 'created_at=Created at').")] = None,
+    chunk_size: Annotated[int, typer.Option(min=1, help="Rows per chunk: the unit of streaming and of --resume.")] = 20_000,
+    workers: Annotated[int | None, typer.Option(min=0, help="Scoring processes (local engine); the CPU count by default, 0 = in-process.")] = None,
+    spark_master: Annotated[str | None, typer.Option(help="Spark master URL; SPARK_MASTER or local[*] by default.")] = None,
+) -> None:
+    """Score a file of tickets in chunks; bad rows go to the rejects file, never stop the run."""
+    from serving.batch import BatchError, BatchFileError, prepare_job
+
+    settings = _settings()
+    if engine not in ("local", "spark"):
+        typer.echo(f"--engine: expected local or spark, got {engine!r}", err=True)
+        raise typer.Exit(2)
+    try:
+        job = prepare_job(
+            input, output, model_uri=model or settings.model_uri, rejects=rejects, text_cols=text_col,
+            id_col=id_col, mappings=map_ or [], chunk_size=chunk_size, workers=workers, resume=resume,
+        )  # fmt: skip
+        if engine == "spark":
+            from serving.spark_scoring import run_spark
+
+            stats = run_spark(job, settings, master=spark_master)
+        else:
+            from serving.batch import run_job
+
+            stats = run_job(job, settings)
+    except (BatchError, BatchFileError) as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from error
+    typer.echo(f"{stats.line()} -> {job.output} (rejects: {job.rejects})", err=True)
