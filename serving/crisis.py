@@ -170,6 +170,11 @@ _RULES: tuple[tuple[str, str], ...] = (
 )
 _COMPILED = tuple((anchor_words(words), re.compile(pattern)) for words, pattern in _RULES)
 _ALL_ANCHORS = frozenset().union(*(anchors for anchors, _ in _COMPILED))
+# anchor word -> indices of the rules it enables, so a ticket only visits the rules it can match.
+_RULES_BY_ANCHOR: dict[bytes, tuple[int, ...]] = {
+    word: tuple(i for i, (anchors, _) in enumerate(_COMPILED) if word in anchors)
+    for word in _ALL_ANCHORS
+}
 # A clear negation right before a match, in the same clause: "i'm not suicidal",
 # "no thoughts of hurting myself", "never wanted to die".
 _NEGATION = re.compile(
@@ -220,12 +225,13 @@ def find_crisis(text: str | PreparedText) -> CrisisMatch | None:
         The first non-negated match, or None.
     """
     prepared = prepare_text(text) if isinstance(text, str) else text
-    if _ALL_ANCHORS.isdisjoint(prepared.words):
+    hits = _ALL_ANCHORS.intersection(prepared.words)
+    if not hits:
         return None
-    words, low = prepared.words, prepared.low
-    for index, (anchors, pattern) in enumerate(_COMPILED):
-        if anchors.isdisjoint(words):
-            continue
+    low = prepared.low
+    indices = sorted({i for word in hits for i in _RULES_BY_ANCHOR[word]})
+    for index in indices:
+        pattern = _COMPILED[index][1]
         for match in pattern.finditer(low):
             if not _negated(low, match.start()) and not _AFTER_NEGATION.match(low, match.end()):
                 return CrisisMatch(rule=index, start=match.start(), end=match.end())

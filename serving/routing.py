@@ -5,7 +5,8 @@ the MLflow model give the same decision for the same input.
 
 Rounding: hours are rounded to 0.01 h (36 s) *before* the rules compare them, so the number shown
 in the decision is exactly the number the rule used (23.99 is under 24, 24.00 is not).
-Probabilities and confidence are rounded to 4 decimals.
+Probabilities and confidence are passed through as the model calibrated them (a crisis ticket's
+confidence is its ``p_clinical``); rounding them is the presentation layer's choice.
 """
 
 from __future__ import annotations
@@ -144,10 +145,12 @@ def _route_category(
 
 
 def _signals_conflict(category: str, prepared: PreparedText) -> bool:
-    """Whether strong text signals contradict the category (e.g. locked-out words on billing)."""
+    """Whether strong text signals contradict the category (e.g. locked-out words on billing).
+
+    Only the lock-out signal is checked across categories: it is precise and cheap; the
+    no-show and refill patterns are looser and would flag too many tickets for review.
+    """
     if category != "technical" and detect_locked_out(prepared):
-        return True
-    if category != "scheduling" and detect_provider_no_show(prepared):
         return True
     return detect_non_english(prepared)
 
@@ -187,7 +190,7 @@ def decide(ticket: Ticket, prediction: Prediction) -> Decision:
     else:
         waited = _round_hours(find_wait_hours(prepared, created, ticket.timezone))
 
-    probabilities = {name: round(float(prediction.probabilities.get(name, 0.0)), 4) for name in CATEGORIES}
+    probabilities = dict(prediction.probabilities)  # a copy: the decision must not alias the input
     needs_review = prediction.uncertain or _signals_conflict(category, prepared)
 
     if detect_crisis(prepared):
@@ -195,7 +198,7 @@ def decide(ticket: Ticket, prediction: Prediction) -> Decision:
         return Decision(
             ticket_id=ticket.ticket_id,
             category="clinical",
-            confidence=probabilities["clinical"],
+            confidence=probabilities.get("clinical", 0.0),
             probabilities=probabilities,
             route="provider",
             rule_id="SAFETY-CRISIS",
@@ -226,7 +229,7 @@ def decide(ticket: Ticket, prediction: Prediction) -> Decision:
     return Decision(
         ticket_id=ticket.ticket_id,
         category=category,
-        confidence=round(float(prediction.confidence), 4),
+        confidence=prediction.confidence,
         probabilities=probabilities,
         route=route,
         rule_id=rule_id,

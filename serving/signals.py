@@ -49,9 +49,11 @@ def detect_emergency(prepared: PreparedText) -> bool:
     return _matches(prepared, _EMERGENCY_WORDS, _EMERGENCY)
 
 
+# Not "email"/"phone": too common to be worth a regex run; the phone/email-on-file case is
+# anchored by "file", "registered" and the like instead.
 _LOCKED_WORDS = anchor_words(
     "locked lockout lock disabled suspended deactivated frozen blocked attempts code codes "
-    "2fa verification reset link phone number email access authenticator"
+    "2fa verification reset authenticator file registered associated linked tied"
 )
 _LOCKED = re.compile(
     r"\blocked out\b|\block(?:ed)?[- ]?out\b|\baccount (?:is |was |got |has been |been |keeps getting )?"

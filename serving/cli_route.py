@@ -1,0 +1,96 @@
+"""``triage route``: decide one ticket from the command line and print the decision as JSON.
+
+Registered by ``triage/cli.py`` with ``app.command("route")(route_command)``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+
+from serving.decision import CATEGORIES, Prediction
+from serving.routing import decide
+from serving.tickets import TicketError, parse_ticket
+
+DEFAULT_MODEL_URI = "models:/ticket-triage@champion"
+
+
+def build_manual_prediction(category: str) -> Prediction:
+    """A certain prediction for a category given by hand.
+
+    Args:
+        category: one of ``CATEGORIES``.
+
+    Returns:
+        Confidence 1.0, one-hot probabilities, model version ``manual``.
+
+    Raises:
+        TicketError: when the category is unknown (field ``category``).
+    """
+    if category not in CATEGORIES:
+        raise TicketError("category", f"must be one of {', '.join(CATEGORIES)}")
+    probabilities = {name: 1.0 if name == category else 0.0 for name in CATEGORIES}
+    return Prediction(category, 1.0, probabilities, False, "manual")
+
+
+def route_command(
+    text: Annotated[str, typer.Option("--text", help="what the client wrote (subject and body).")],
+    created_at: Annotated[
+        str | None,
+        typer.Option("--created-at", help="ISO 8601 time of the request; default now."),
+    ] = None,
+    appointment_at: Annotated[
+        str | None,
+        typer.Option("--appointment-at", help="ISO 8601 start of the appointment, if known."),
+    ] = None,
+    awaiting_provider_since: Annotated[
+        str | None,
+        typer.Option(
+            "--awaiting-provider-since",
+            help="ISO 8601 time the client messaged the provider without a reply since.",
+        ),
+    ] = None,
+    timezone: Annotated[
+        str | None,
+        typer.Option("--timezone", help="client's IANA zone, e.g. America/New_York; default UTC."),
+    ] = None,
+    emergency: Annotated[
+        bool | None,
+        typer.Option(
+            "--emergency/--no-emergency",
+            help="the client reports a medical or family emergency; default: read the text.",
+        ),
+    ] = None,
+    category: Annotated[
+        str | None,
+        typer.Option("--category", help=f"skip the model and use this category ({', '.join(CATEGORIES)})."),
+    ] = None,
+    model_uri: Annotated[
+        str,
+        typer.Option("--model", help="registry URI or local path of the model."),
+    ] = DEFAULT_MODEL_URI,
+) -> None:
+    """Route one ticket and print the decision as JSON."""
+    raw = {
+        "text": text,
+        "created_at": created_at,
+        "appointment_at": appointment_at,
+        "awaiting_provider_since": awaiting_provider_since,
+        "timezone": timezone,
+        "emergency": emergency,
+    }
+    try:
+        ticket = parse_ticket(raw)
+        if category is not None:
+            prediction = build_manual_prediction(category)
+        else:
+            from serving.loader import load_model  # written elsewhere; heavy imports
+
+            prediction = load_model(model_uri).predict_one(ticket.text)
+    except TicketError as error:
+        print(f"invalid input: {error}", file=sys.stderr)
+        raise typer.Exit(code=2) from None
+    typer.echo(json.dumps(decide(ticket, prediction).to_dict(), indent=2))
