@@ -168,14 +168,17 @@ def parse_bool(value: Any, field: str) -> bool:
     if value is True or value is False:
         return value
     kind = type(value)
+    if kind.__module__ == "numpy" and hasattr(value, "item"):
+        value = value.item()  # numpy bool/int/float scalars from DataFrame rows
+        if value is True or value is False:
+            return value
+        kind = type(value)
     if kind is str:
         word = value.strip().lower()
         if word in _TRUE:
             return True
         if word in _FALSE:
             return False
-    elif kind.__name__ == "bool_":  # numpy.bool_
-        return bool(value)
     elif isinstance(value, int | float) and not isinstance(value, bool):
         # CSV readers turn a 0/1 column with gaps into floats.
         if value == 1:

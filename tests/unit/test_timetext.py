@@ -1,0 +1,87 @@
+"""Times in text, read per CONTRACT.md section 3.1."""
+
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from serving.timetext import elapsed_hours, find_appointment_time, find_wait_hours
+
+NY = ZoneInfo("America/New_York")
+# Wednesday 2024-05-15 10:00 in New York.
+CREATED = datetime(2024, 5, 15, 10, 0, tzinfo=NY)
+
+
+def hours(text, created=CREATED, zone=NY):
+    found = find_appointment_time(text, created, zone)
+    return None if found is None else (round(elapsed_hours(created, found.at), 2), found.needs_review)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("can I cancel tomorrow at 3pm", (29.0, False)),
+        ("my session today 5:30", (7.5, False)),  # bare 5 -> pm
+        ("today at 9", (-1.0, False)),  # bare 9 -> am, already passed today
+        ("tonight", (10.0, False)),
+        ("this Thursday", (26.0, True)),  # next day, no time -> 12:00 + review
+        ("next Monday at 10", (120.0, False)),  # bare 10 -> am; first Monday after today
+        ("on Wednesday at 2pm", (172.0, False)),  # same weekday -> next week
+        ("in 2 hours", (2.0, False)),
+        ("in half an hour", (0.5, False)),
+        ("Dec 3 at 2pm", (-3931.0, False)),  # nearest Dec 3 (past, 164 d) beats 202 d ahead
+        ("Sep 3 at 2pm", (2668.0, False)),  # nearest Sep 3 is ahead
+        ("Feb 3", (-2445.0, False)),  # nearest Feb 3 is in the past (EST -> EDT: one hour less)
+        ("12/03", (-3933.0, False)),  # US month/day
+        ("07/04", (1202.0, False)),
+        ("at noon tomorrow", (26.0, False)),
+        ("tomorrow", (26.0, True)),  # next day without time: could be either side of 24 h
+        ("move my 4pm to 5pm", (6.0, False)),  # the existing appointment
+        ("switch my friday session to monday", (50.0, False)),
+        ("friday and saturday", (50.0, True)),  # unclear -> first + review
+        ("friday or saturday works", (50.0, False)),  # "or saturday" is an alternative
+        ("I missed my 9am", (-1.0, False)),
+        ("3pm on Friday", (53.0, False)),
+        ("appt on 3-dec at 4pm", (-3929.0, False)),  # dateparser fallback
+        ("nothing about time here", None),
+    ],
+)
+def test_appointment_times(text, expected):
+    assert hours(text) == expected
+
+
+def test_today_without_time_stays_same_day():
+    late = datetime(2024, 5, 15, 22, 30, tzinfo=NY)
+    value, review = hours("I can't make it today", created=late)
+    assert 0 <= value < 24 and not review
+
+
+@pytest.mark.parametrize(("day", "expected"), [(9, 23.0), (2, 25.0)])
+def test_dst_gives_23_or_25_hours(day, expected):
+    month = 3 if day == 9 else 11  # the day before the US spring / autumn change
+    created = datetime(2024, month, day, 10, 0, tzinfo=NY)
+    assert hours("tomorrow at 10am", created=created) == (expected, False)
+
+
+def test_zone_falls_back_to_created_at_offset_then_utc():
+    created = datetime(2024, 5, 15, 10, 0, tzinfo=timezone(timedelta(hours=2)))
+    assert hours("tomorrow at 10am", created=created, zone=None) == (24.0, False)
+    created = datetime(2024, 5, 15, 10, 0, tzinfo=UTC)
+    assert hours("today at 13:00", created=created, zone=None) == (3.0, False)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("no reply for 3 days", 72.0),
+        ("she hasn't answered for a week", 168.0),
+        ("I messaged my therapist 2 days ago and no response", 48.0),
+        ("I wrote her on Monday", 46.0),  # Monday 12:00 -> Wednesday 10:00
+        ("waiting since Monday for an answer", 46.0),
+        ("no response for a couple of days", 48.0),
+        ("I've had a headache for a week", None),
+        ("how do I reset my password", None),
+    ],
+)
+def test_wait_hours(text, expected):
+    assert find_wait_hours(text, CREATED, NY) == expected
