@@ -137,12 +137,15 @@ class RunStats:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(model_path: str, settings_env: dict[str, str]) -> None:
+def _init_worker(model_path: str, settings_env: dict[str, str], key: str | None = None) -> None:
+    if key is not None and _WORKER.get("key") == key:
+        return  # in-process runs of the same model version reuse it (loading takes seconds)
     os.environ.update(settings_env)
     from serving.loader import load_model
     from triage.config import Settings
 
     _WORKER["classifier"] = load_model(model_path, Settings())
+    _WORKER["key"] = key
 
 
 def join_text(values: Iterable[Any]) -> str | None:
@@ -397,31 +400,46 @@ def prepare_job(
 
 
 def local_model_copy(model_uri: str, settings: Any, into: Path) -> tuple[str, str]:
-    """Load the model once here (to fail fast and learn its version) and give workers a local path.
+    """Fetch the model once (to fail fast on a bad ``--model``) and give the workers a local path.
+
+    The classifier itself is loaded only in the workers: loading costs seconds, and the version
+    is written in the model's metadata.
 
     Args:
-        model_uri: registry URI or local folder.
+        model_uri: registry URI, a logged model folder (``MLmodel``) or a classifier folder.
         settings: the tracking store.
         into: folder to download a registry model into.
 
     Returns:
         (local path the workers load, model version).
+
+    Raises:
+        BatchFileError: when the model cannot be found or is not a triage model.
     """
-    from serving.loader import load_model
+    import yaml
+
+    from serving.classifier import META_FILE
 
     try:
-        classifier = load_model(model_uri, settings)
         path = Path(model_uri)
+        if path.is_dir() and (path / META_FILE).exists():
+            return str(path.resolve()), json.loads((path / META_FILE).read_text()).get("version", "unregistered")
         if path.is_dir():
-            return str(path.resolve()), classifier.version
-        import mlflow
+            local = str(path.resolve())
+        else:
+            import mlflow
 
-        mlflow.set_tracking_uri(settings.tracking_uri)
-        local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(into))
-    except Exception as error:  # noqa: BLE001 - any failure to load is the same problem for the user
+            mlflow.set_tracking_uri(settings.tracking_uri)
+            local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(into))
+        meta = yaml.safe_load((Path(local) / "MLmodel").read_text())
+        flavor = meta.get("flavors", {}).get("python_function")
+        if flavor is None:
+            raise ValueError("not a pyfunc model")
+        version = str((flavor.get("config") or {}).get("model_version", "unregistered"))
+    except Exception as error:  # noqa: BLE001 - any failure to fetch is the same problem for the user
         message = getattr(error, "message", None) or type(error).__name__
         raise BatchFileError(f"--model: cannot load {model_uri}: {message}") from None
-    return local, classifier.version
+    return local, version
 
 
 def _progress(total: int | None) -> Any:
@@ -481,7 +499,7 @@ def run_job(
             work.mkdir(parents=True)
             (work / MANIFEST).write_text(json.dumps(manifest, indent=2))
         now = datetime.fromisoformat(manifest["now"])
-        stats = _score_all(job, work, model_path, now, settings, on_chunk)
+        stats = _score_all(job, work, model_path, now, settings, on_chunk, version)
 
     parts = sorted(work.glob("part-*.parquet"))
     assemble(parts, job.out_format, job.output, DECISION_SCHEMA)
@@ -495,7 +513,13 @@ def run_job(
 
 
 def _score_all(
-    job: BatchJob, work: Path, model_path: str, now: datetime, settings: Any, on_chunk: Callable[[int], None] | None
+    job: BatchJob,
+    work: Path,
+    model_path: str,
+    now: datetime,
+    settings: Any,
+    on_chunk: Callable[[int], None] | None,
+    model_version: str,
 ) -> RunStats:
     """Feed chunks to the scorers with a bounded queue; count rows and reuse finished parts."""
     import pyarrow.parquet as pq
@@ -510,7 +534,7 @@ def _score_all(
         context = multiprocessing.get_context("spawn")  # pyarrow and mlflow threads make fork unsafe
         pool = ProcessPoolExecutor(job.workers, mp_context=context, initializer=_init_worker, initargs=(model_path, settings_env))
     else:
-        _init_worker(model_path, settings_env)
+        _init_worker(model_path, settings_env, key=f"{job.model_uri}|{model_version}")
     pending: deque[tuple[Future | tuple, int]] = deque()
 
     def finish(item: Future | tuple, rows: int) -> None:
