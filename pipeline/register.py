@@ -12,10 +12,13 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from serving.classifier import TicketClassifier
-from serving.pyfunc import CLASSIFIER_ARTIFACT, INPUT_EXAMPLE, TriageModel, model_signature
+import serving
+from serving.pyfunc import CLASSIFIER_ARTIFACT, INPUT_EXAMPLE, model_signature
 
 log = logging.getLogger(__name__)
 
+# Models from code: MLflow stores this file instead of a pickled PythonModel, so nothing in the model is pickled.
+PYFUNC_ENTRY = Path(serving.__file__).parent / "pyfunc_entry.py"
 PIP_REQUIREMENTS = [
     "mlflow>=3.7", "scikit-learn>=1.6", "skops>=0.11", "model2vec>=0.6", "pandas>=2.2", "numpy>=2.0",
     "dateparser>=1.2", "pydantic-settings>=2.3",
@@ -51,7 +54,7 @@ def log_and_register(classifier: TicketClassifier, name: str) -> str:
         folder = classifier.save(Path(tmp) / CLASSIFIER_ARTIFACT)
         info = mlflow.pyfunc.log_model(
             name="model",
-            python_model=TriageModel(),
+            python_model=str(PYFUNC_ENTRY),
             artifacts={CLASSIFIER_ARTIFACT: str(folder)},
             signature=model_signature(),
             input_example=INPUT_EXAMPLE,

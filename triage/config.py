@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     )
     artifact_root: str | None = Field(
         default=None,
-        description="Artifact location of a newly created experiment; MLflow's default (./mlartifacts) when unset.",
+        description="Artifact location of a newly created experiment; MLflow default (./mlruns) when unset.",
     )
     model_name: str = "ticket-triage"
     model_alias: str = "champion"

@@ -1,0 +1,7 @@
+"""MLflow models-from-code entry: logging this file instead of a pickled object keeps the model pickle-free."""
+
+import mlflow
+
+from serving.pyfunc import TriageModel
+
+mlflow.models.set_model(TriageModel())
