@@ -15,9 +15,6 @@ from serving.decision import CATEGORIES, Prediction
 from serving.routing import decide
 from serving.tickets import TicketError, parse_ticket
 
-DEFAULT_MODEL_URI = "models:/ticket-triage@champion"
-
-
 def build_manual_prediction(category: str) -> Prediction:
     """A certain prediction for a category given by hand.
 
@@ -69,9 +66,9 @@ def route_command(
         typer.Option("--category", help=f"skip the model and use this category ({', '.join(CATEGORIES)})."),
     ] = None,
     model_uri: Annotated[
-        str,
-        typer.Option("--model", help="registry URI or local path of the model."),
-    ] = DEFAULT_MODEL_URI,
+        str | None,
+        typer.Option("--model", help="registry URI or local path of the model; the champion by default."),
+    ] = None,
 ) -> None:
     """Route one ticket and print the decision as JSON."""
     raw = {
@@ -87,7 +84,7 @@ def route_command(
         if category is not None:
             prediction = build_manual_prediction(category)
         else:
-            from serving.loader import load_model  # written elsewhere; heavy imports
+            from serving.loader import load_model  # heavy imports only when the model is needed
 
             prediction = load_model(model_uri).predict_one(ticket.text)
     except TicketError as error:

@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from serving.cli_route import route_command  # light: the routing engine, no MLflow
+
 app = typer.Typer(help="Route teletherapy help-desk tickets to the provider or the Support Team.", no_args_is_help=True)
 
 
@@ -180,3 +182,6 @@ def score(
         typer.echo(str(error), err=True)
         raise typer.Exit(2) from error
     typer.echo(f"{stats.line()} -> {job.output} (rejects: {job.rejects})", err=True)
+
+
+app.command("route")(route_command)
