@@ -47,9 +47,14 @@ class Prediction:
     model_version: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Decision:
-    """The contract's output for one ticket (CONTRACT.md section 2)."""
+    """The contract's output for one ticket (CONTRACT.md section 2).
+
+    Not frozen: one is built per ticket, and a frozen dataclass's ``__init__`` sets each of the
+    13 fields through ``object.__setattr__`` (about 1 us per decision); nothing mutates or
+    hashes decisions.
+    """
 
     ticket_id: str | None
     category: str
