@@ -125,7 +125,7 @@ def run_training(
             split, static_path, seed=settings.seed, precision_target=settings.precision_target, grid=grid
         )
         classifier = result.classifier
-        mlflow.log_params({f"best_{k}": v for k, v in result.params.items()})
+        mlflow.log_params(result.params)  # the chosen features and C, the seed and the precision target
         mlflow.log_metric("train_seconds", result.seconds)
         mlflow.log_dict({"search": result.search, "thresholds": classifier.thresholds}, "training/search.json")
 

@@ -23,7 +23,8 @@ def test_run_leaves_a_champion_with_params_metrics_and_plots(trained):
     champion = client.get_model_version_by_alias("ticket-triage", "champion")
     assert champion.version == summary["version"] == "1"
     run = client.get_run(summary["run_id"])
-    assert run.data.params["best_features"] == "static+tfidf"
+    assert run.data.params["features"] == "static+tfidf"
+    assert run.data.params["seed"] == "42" and run.data.params["precision_target"] == "0.9"
     assert len(run.data.params["data_sha256"]) == 64
     assert run.data.params["package_version"]
     for metric in ("holdout_macro_f1", "holdout_ece", "holdout_f1_clinical", "train_seconds"):
