@@ -31,6 +31,7 @@ class LoadedModel:
     classifier: TicketClassifier
     uri: str
     loaded_at: datetime
+    registry_version: str | None = None  # the version the alias resolved to; None for a fixed URI
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,7 @@ class ModelHolder:
         self._on_swap = on_swap
         self._on_failure = on_failure
         self._current: LoadedModel | None = None
+        self._failed_version: str | None = None  # a registry version that failed to load
         self._lock = asyncio.Lock()  # one load at a time: the poller and POST /v1/model/reload may race
         match = _ALIAS_URI.match(uri)
         self._alias_settings = (
@@ -89,23 +91,29 @@ class ModelHolder:
         """The version the URI points at now (None when unknown) and the URI that loads exactly it."""
         if self._alias_settings is None:
             return None, self.uri
-        version = resolve_version(self._alias_settings)
-        if version is None:
+        resolved = resolve_version(self._alias_settings)
+        if resolved is None:
             return None, self.uri
+        version = str(resolved)  # the registry may hand back an int; the model reports a str
         # Load the resolved version, not the alias: the alias could move between the two calls.
         return version, f"models:/{self._alias_settings.model_name}/{version}"
 
-    async def refresh(self, *, force: bool = False) -> ReloadResult:
+    async def refresh(self, *, force: bool = False, retry_failed: bool = True) -> ReloadResult:
         """Load the model the URI points at if it differs from the one serving, then swap.
 
         Args:
             force: load again even when the version has not changed.
+            retry_failed: try again a registry version whose load failed before (the poller says
+                False, so a broken champion is logged once, not on every poll).
 
         Returns:
             What happened; ``failed`` is True when a load was attempted and raised.
         """
         async with self._lock:
             previous = self._current.classifier.version if self._current else None
+            # Compare registry versions: a version registered from another's artifacts reports the
+            # version baked into its files, and comparing that would reload on every poll.
+            loaded_version = self._current.registry_version if self._current else None
             try:
                 version, exact_uri = await asyncio.to_thread(self._target)
             except Exception as error:  # registry unreachable: keep serving what we have
@@ -113,8 +121,10 @@ class ModelHolder:
                 return ReloadResult(False, previous, previous, "registry lookup failed", failed=True)
             if self.follows_alias and version is None:
                 return ReloadResult(False, previous, previous, f"no version behind {self.uri}", failed=previous is None)
-            if not force and self._current is not None and (version is None or version == previous):
+            if not force and self._current is not None and (version is None or version == loaded_version):
                 return ReloadResult(False, previous, previous, "already serving the current version")
+            if not retry_failed and version is not None and version == self._failed_version:
+                return ReloadResult(False, previous, previous, f"version {version} failed to load before", failed=True)
             started = time.perf_counter()
             try:
                 classifier = await asyncio.to_thread(load_model, exact_uri, self.settings)
@@ -123,10 +133,11 @@ class ModelHolder:
                     "model load failed; still serving the previous model",
                     extra={"uri": exact_uri, "previous_version": previous, "error_type": type(error).__name__, "error": str(error)},
                 )
+                self._failed_version = version
                 if self._on_failure is not None:
                     self._on_failure()
                 return ReloadResult(False, previous, previous, f"loading {exact_uri} failed", failed=True)
-            self._current = LoadedModel(classifier, exact_uri, datetime.now(UTC))  # the atomic swap
+            self._current = LoadedModel(classifier, exact_uri, datetime.now(UTC), version)  # the atomic swap
             if self._on_swap is not None:
                 self._on_swap(classifier)
             log.info(
@@ -134,6 +145,7 @@ class ModelHolder:
                 extra={
                     "uri": exact_uri,
                     "version": classifier.version,
+                    "registry_version": version,
                     "previous_version": previous,
                     "load_seconds": round(time.perf_counter() - started, 3),
                 },
@@ -152,6 +164,6 @@ class ModelHolder:
             if not self.follows_alias and self._current is not None:
                 continue
             try:
-                await self.refresh()
+                await self.refresh(retry_failed=False)
             except Exception as error:  # the poller must outlive any surprise
                 log.error("model poll failed", extra={"error_type": type(error).__name__})

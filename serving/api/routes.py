@@ -93,6 +93,7 @@ async def model_info(model: ModelDep) -> ModelOut:
     info = classifier.info or {}
     return ModelOut(
         version=classifier.version,
+        registry_version=model.registry_version,
         uri=model.uri,
         loaded_at=model.loaded_at.isoformat(),
         trained_at=info.get("trained_at"),

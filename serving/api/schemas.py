@@ -157,7 +157,10 @@ class ModelOut(BaseModel):
 
     model_config = ConfigDict(protected_namespaces=())
 
-    version: str
+    version: str = Field(description="The registered version that produces the decisions (model_version).")
+    registry_version: str | None = Field(
+        default=None, description="The registry version the alias pointed at when loaded; null for a fixed URI."
+    )
     uri: str
     loaded_at: str = Field(description="When this server loaded it (UTC, ISO 8601).")
     trained_at: str | None = None
