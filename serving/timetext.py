@@ -102,14 +102,19 @@ _PAST_CUE = re.compile(
 )
 _MONTH_WORD = re.compile(rf"\b{_MONTH}\b(?!\s+(?:i|we|you|he|she|they|be|have)\b)")
 # Waiting for the provider: a cue in the sentence, then a duration or an anchor date.
+# One \b shared by a group instead of one per alternative: Python's ``re`` skips an alternative
+# that starts with a literal after a single comparison but must fully try one that starts with
+# \b, so this form runs several times faster. No two alternatives can match at the same
+# position, so grouping them in another order finds the same matches.
 _WAIT_CUE = re.compile(
-    r"\bno (?:reply|replies|response|answer|word|callback|call back)|"
+    r"\b(?:no (?:reply|replies|response|answer|word|callback|call back)|"
+    r"not (?:replied|responded|answered|heard|gotten back|got back|written back)|"
+    r"waiting|wrote\b|messaged\b|emailed\b|texted\b|sent (?:her|him|them|my|a|an)\b|"
+    r"reached out|left (?:a|her|him|them) (?:message|voicemail)|contacted\b|ignor|ghost|"
+    r"unanswered)|"
     r"n'?t (?:replied|responded|answered|heard|gotten back|got back|written back|get back|reply|"
     r"respond|answer|hear|called back|returned)|"
-    r"\bnot (?:replied|responded|answered|heard|gotten back|got back|written back)|"
-    r"\bwaiting|\bwrote\b|\bmessaged\b|\bemailed\b|\btexted\b|\bsent (?:her|him|them|my|a|an)\b|"
-    r"\breached out|\bleft (?:a|her|him|them) (?:message|voicemail)|\bcontacted\b|\bignor|"
-    r"\bghost|radio silence|\bunanswered|still nothing|nothing back|heard nothing|"
+    r"radio silence|still nothing|nothing back|heard nothing|"
     r"never (?:replied|responded|answered|got back|wrote back)"
 )
 _WAIT_SPAN = re.compile(
@@ -126,6 +131,9 @@ _WAIT_WORDS = anchor_words(
     "ignored ignores ghosted ghosting silence unanswered nothing"
 )
 _SENTENCE = re.compile(r"[^.!?\n;]+")
+# Every _WAIT_SPAN alternative contains one of these (weekday names contain "day" except the
+# abbreviations listed), so a text without any of them has no wait to read.
+_WAIT_SPAN_HINT = re.compile(r"day|hour|hr|week|wk|tues|weds|thurs|since")
 _UNIT_HOURS = {"h": 1.0, "d": 24.0, "w": 168.0, "m": 1 / 60}
 
 
@@ -500,7 +508,11 @@ def find_wait_hours(
     """
     prepared = prepare_text(text) if isinstance(text, str) else text
     low = prepared.low
-    if _WAIT_WORDS.isdisjoint(prepared.words) or _WAIT_CUE.search(low) is None:
+    if (
+        _WAIT_WORDS.isdisjoint(prepared.words)
+        or _WAIT_SPAN_HINT.search(low) is None
+        or _WAIT_CUE.search(low) is None
+    ):
         return None
     zone = resolve_zone(created_at, zone)
     base = created_at.astimezone(zone).date()
