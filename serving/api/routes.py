@@ -52,7 +52,8 @@ async def readyz(holder: HolderDep) -> ReadyOut:
 def triage_one(ticket: TicketIn, model: ModelDep, metrics: MetricsDep) -> dict[str, Any]:
     """Route one ticket to the provider or the Support Team."""
     # exclude_unset: an absent field stays absent, exactly as in a batch row.
-    decision = score_one(model.classifier, ticket.model_dump(exclude_unset=True))
+    with model.lock:
+        decision = score_one(model.classifier, ticket.model_dump(exclude_unset=True))
     metrics.observe_decision(decision)
     return decision.to_dict()
 
@@ -66,8 +67,10 @@ def triage_batch(batch: BatchIn, model: ModelDep, settings: SettingsDep, metrics
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             {"detail": f"tickets: {problem}", "errors": [{"field": "tickets", "problem": problem}]},
         )
+    with model.lock:
+        scored = score_batch(model.classifier, batch.tickets)
     results: list[dict[str, Any]] = []
-    for index, (raw, result) in enumerate(zip(batch.tickets, score_batch(model.classifier, batch.tickets))):
+    for index, (raw, result) in enumerate(zip(batch.tickets, scored)):
         if isinstance(result, Decision):
             metrics.observe_decision(result)
             results.append(result.to_dict())
