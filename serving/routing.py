@@ -195,20 +195,20 @@ def decide(ticket: Ticket, prediction: Prediction) -> Decision:
 
     if detect_crisis(prepared):
         # Crisis tickets are clinical whatever the model said; a different label is a conflict.
-        return Decision(
-            ticket_id=ticket.ticket_id,
-            category="clinical",
-            confidence=probabilities.get("clinical", 0.0),
-            probabilities=probabilities,
-            route="provider",
-            rule_id="SAFETY-CRISIS",
-            reason=_REASONS["SAFETY-CRISIS"],
-            needs_review=needs_review or category != "clinical",
-            safety_flag=True,
-            hours_until_appointment=hours,
-            appointment_source=source,
-            hours_awaiting_provider=waited,
-            model_version=prediction.model_version,
+        return Decision(  # positional, in field order: see Decision
+            ticket.ticket_id,
+            "clinical",  # category
+            probabilities.get("clinical", 0.0),  # confidence
+            probabilities,
+            "provider",  # route
+            "SAFETY-CRISIS",  # rule_id
+            _REASONS["SAFETY-CRISIS"],  # reason
+            needs_review or category != "clinical",  # needs_review
+            True,  # safety_flag
+            hours,  # hours_until_appointment
+            source,  # appointment_source
+            waited,  # hours_awaiting_provider
+            prediction.model_version,
         )
 
     rule_id, route = _route_category(category, ticket, prepared, hours)
@@ -226,18 +226,18 @@ def decide(ticket: Ticket, prediction: Prediction) -> Decision:
             f"No reply from your provider for {_format_hours(waited)} h{where}, 48 h or more, so "
             f"the Support Team will follow up: {_WIDGET}."
         )
-    return Decision(
-        ticket_id=ticket.ticket_id,
-        category=category,
-        confidence=prediction.confidence,
-        probabilities=probabilities,
-        route=route,
-        rule_id=rule_id,
-        reason=reason,
-        needs_review=needs_review,
-        safety_flag=False,
-        hours_until_appointment=hours,
-        appointment_source=source,
-        hours_awaiting_provider=waited,
-        model_version=prediction.model_version,
+    return Decision(  # positional, in field order: see Decision
+        ticket.ticket_id,
+        category,
+        prediction.confidence,
+        probabilities,
+        route,
+        rule_id,
+        reason,
+        needs_review,
+        False,  # safety_flag
+        hours,  # hours_until_appointment
+        source,  # appointment_source
+        waited,  # hours_awaiting_provider
+        prediction.model_version,
     )

@@ -162,3 +162,25 @@ def test_unknown_category_is_rejected():
     ticket = parse_ticket({"text": "x", "created_at": CREATED.isoformat()})
     with pytest.raises(ValueError):
         decide(ticket, Prediction("other", 1.0, {}, False, "m"))
+
+
+def test_decision_and_ticket_field_order_matches_the_positional_constructors():
+    """decide() and parse_ticket() build these positionally; a reordered field must fail here."""
+    from dataclasses import fields
+
+    from serving.decision import DECISION_COLUMNS, Decision
+    from serving.tickets import Ticket
+
+    names = [f.name for f in fields(Decision)]
+    assert names == [
+        "ticket_id", "category", "confidence", "probabilities", "route", "rule_id", "reason",
+        "needs_review", "safety_flag", "hours_until_appointment", "appointment_source",
+        "hours_awaiting_provider", "model_version",
+    ]  # fmt: skip
+    assert [c for c in DECISION_COLUMNS if not c.startswith("p_")] == [
+        n for n in names if n != "probabilities"
+    ]
+    assert [f.name for f in fields(Ticket)] == [
+        "text", "created_at", "ticket_id", "appointment_at", "awaiting_provider_since",
+        "emergency", "timezone",
+    ]  # fmt: skip
