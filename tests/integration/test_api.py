@@ -315,3 +315,19 @@ def test_schemathesis_finds_no_server_error(api):
             except Unsatisfiable:  # no invalid request exists for an operation without inputs (GET /healthz)
                 assert mode is GenerationMode.NEGATIVE
     assert not failures, failures
+
+
+def test_concurrent_requests_all_succeed(client, api):
+    """Eight clients at once: the model is shared safely (model2vec's tokenizer is not thread-safe)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    server, _, _ = api
+
+    def send(i: int) -> int:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            codes = [http.post("/v1/triage", json={**TICKET, "ticket_id": f"c{i}-{j}"}, headers=AUTH).status_code for j in range(10)]
+            codes.append(http.post("/v1/triage/batch", json={"tickets": [TICKET] * 5}, headers=AUTH).status_code)
+            return max(codes)
+
+    with ThreadPoolExecutor(8) as pool:
+        assert set(pool.map(send, range(8))) == {200}
