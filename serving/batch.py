@@ -181,12 +181,17 @@ def contract_rows(chunk: Chunk, columns: ColumnMap) -> dict[str, list[Any]]:
     from serving.tickets import is_absent
 
     n = chunk.table.num_rows
-    values: dict[str, list[Any]] = {"text": _text_values(chunk.table, columns.text) if n else []}
-    for name, column in columns.fields.items():
-        values[name] = chunk.table.column(column).to_pylist()
+    present = set(chunk.table.column_names)
+    # A JSON Lines chunk may lack a key that other rows have: its values are then simply absent.
+    text_columns = tuple(c for c in columns.text if c in present)
+    values: dict[str, list[Any]] = {"text": _text_values(chunk.table, text_columns) if n and text_columns else [None] * n}
+    for name in INPUT_FIELDS:
+        column = columns.fields.get(name, name)
+        if name != "text" and column in present:
+            values[name] = chunk.table.column(column).to_pylist()
     # The contract: in batch, a row without an id is known by its row number.
     ids = values.get("ticket_id", [None] * n)
-    id_column = columns.fields.get("ticket_id")
+    id_column = columns.fields.get("ticket_id", "ticket_id")
     for i, recovered in chunk.bad_values.items():
         ids[i] = recovered.get(id_column) if id_column else None
     values["ticket_id"] = [str(chunk.first_row + i) if is_absent(v) else v for i, v in enumerate(ids)]

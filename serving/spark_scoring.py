@@ -1,0 +1,247 @@
+"""Batch scoring on Spark: the registered pyfunc as ``mlflow.pyfunc.spark_udf``, read and written by Spark.
+
+The decisions are the local engine's, row for row, because both run the same pyfunc
+(``score_frame``) on the same inputs: ids default to the row number, a missing ``created_at``
+is filled with the run's start time before the UDF sees it, and multi-column text is joined by
+``serving.batch.join_text``.
+
+Differences from the local engine, all outside the decisions: Spark's CSV reader decodes invalid
+UTF-8 bytes as U+FFFD, so here any row containing U+FFFD is rejected as badly encoded (the local
+engine tells the two apart exactly); non-string input columns are cast to strings for the UDF;
+the output is written by Spark's own writers (value formatting may differ slightly).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from serving.batch import CLASH_PREFIX, DECISION_SCHEMA, BatchJob, RunStats, join_text, local_model_copy
+from serving.batch_io import read_columns, write_text_atomic
+from serving.decision import DECISION_COLUMNS
+from serving.tickets import INPUT_FIELDS
+
+ROW = "__triage_row"
+CORRUPT = "_corrupt_record"
+REJECT_FIELD = "__triage_reject_field"
+REJECT_PROBLEM = "__triage_reject_problem"
+
+
+def spark_session(master: str | None = None) -> Any:
+    """The active Spark session, or a new one on ``master`` (``SPARK_MASTER``, else ``local[*]``).
+
+    Args:
+        master: a Spark master URL; None defers to the environment.
+
+    Returns:
+        A ``SparkSession``.
+    """
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None and master is None:
+        return active  # under spark-submit the cluster is already chosen
+    master = master or os.environ.get("SPARK_MASTER") or os.environ.get("MASTER") or "local[*]"
+    return (
+        SparkSession.builder.master(master)
+        .appName("ticket-triage score")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", "8")
+        .config("spark.ui.showConsoleProgress", "false")
+        .getOrCreate()
+    )
+
+
+def _result_type() -> str:
+    """The UDF's struct: the decision columns plus ``error``, as a Spark DDL string."""
+    names = {"string": "string", "double": "double", "bool": "boolean"}
+    parts = [f"{f.name} {names[str(f.type)]}" for f in DECISION_SCHEMA]
+    return ", ".join([*parts, "error string"])
+
+
+def _read(spark: Any, job: BatchJob) -> Any:
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    path = str(job.input)
+    if job.in_format == "csv":
+        from pyspark.sql import functions as F
+
+        header = read_columns(job.input, "csv")
+        schema = StructType([StructField(c, StringType()) for c in header] + [StructField(CORRUPT, StringType())])
+        frame = (
+            spark.read.schema(schema)
+            .options(header=True, multiLine=True, escape='"', mode="PERMISSIVE", columnNameOfCorruptRecord=CORRUPT)
+            .csv(path)
+        )
+        # Spark reads an empty cell as null; the local engine (and the file) says "".
+        return frame.select(*[F.coalesce(F.col(f"`{c}`"), F.lit("")).alias(c) for c in header], CORRUPT)
+    if job.in_format == "jsonl":
+        return spark.read.options(mode="PERMISSIVE", columnNameOfCorruptRecord=CORRUPT).json(path)
+    return spark.read.parquet(path)
+
+
+def _with_row_numbers(spark: Any, frame: Any) -> Any:
+    """Number rows 1.. in file order (zipWithIndex keeps partition order, unlike a shuffle)."""
+    from pyspark.sql.types import LongType, StructField, StructType
+
+    schema = StructType([*frame.schema.fields, StructField(ROW, LongType(), False)])
+    rdd = frame.rdd.zipWithIndex().map(lambda pair: (*pair[0], pair[1] + 1))
+    return spark.createDataFrame(rdd, schema)
+
+
+def _absent(column: Any) -> Any:
+    from pyspark.sql import functions as F
+
+    return column.isNull() | column.cast("string").rlike(r"^\s*$")
+
+
+def _inputs(frame: Any, job: BatchJob, now: str) -> Any:
+    """The struct of contract fields the pyfunc takes (all strings, as its signature says)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import StringType
+
+    columns = job.columns
+    if len(columns.text) == 1:
+        text = F.col(f"`{columns.text[0]}`").cast("string")
+    else:
+        joiner = F.udf(lambda *values: join_text(values), StringType())
+        text = joiner(*[F.col(f"`{c}`").cast("string") for c in columns.text])
+    fields = {"text": text}
+    for name in INPUT_FIELDS:
+        if name == "text":
+            continue
+        source = columns.fields.get(name, name)
+        fields[name] = F.col(f"`{source}`").cast("string") if source in frame.columns else F.lit(None).cast("string")
+    fields["ticket_id"] = F.when(_absent(fields["ticket_id"]), F.col(ROW).cast("string")).otherwise(fields["ticket_id"])
+    # The pyfunc would default a missing created_at to its own clock; the run's start keeps it deterministic.
+    fields["created_at"] = F.when(_absent(fields["created_at"]), F.lit(now)).otherwise(fields["created_at"])
+    return F.struct(*[value.alias(name) for name, value in fields.items()])
+
+
+def _pre_rejects(frame: Any, job: BatchJob) -> tuple[Any, Any]:
+    """(field, problem) columns for rows unreadable before scoring: corrupt records, invalid UTF-8."""
+    from pyspark.sql import functions as F
+
+    field, problem = F.lit(None).cast("string"), F.lit(None).cast("string")
+    string_columns = [f.name for f in frame.schema.fields if f.dataType.simpleString() == "string" and f.name not in (CORRUPT,)]
+    for name in reversed(string_columns):
+        broken = F.col(f"`{name}`").contains("\ufffd")
+        field = F.when(broken, F.lit(name)).otherwise(field)
+        problem = F.when(broken, F.lit("contains bytes that are not valid UTF-8")).otherwise(problem)
+    if CORRUPT in frame.columns:
+        corrupt = F.col(CORRUPT).isNotNull()
+        field = F.when(corrupt, F.lit("row")).otherwise(field)
+        problem = F.when(corrupt, F.lit("could not be parsed")).otherwise(problem)
+    return field, problem
+
+
+def _decision(name: str) -> Any:
+    """A field of the UDF's result, with pandas 3's missing strings turned back into nulls.
+
+    With pandas 3 the pyfunc's string columns have the ``str`` dtype, whose missing value is NaN,
+    and pyspark 4 (which does not fully support pandas 3 yet) hands such a value to Spark as the
+    string "nan". None of these columns can legitimately hold "nan" (ids are always filled in).
+    """
+    from pyspark.sql import functions as F
+
+    column = F.col(f"__decision.{name}")
+    if name == "error" or str(DECISION_SCHEMA.field(name).type) == "string":
+        return F.when(column == "nan", F.lit(None).cast("string")).otherwise(column)
+    return column
+
+
+def _single_file(folder: Path, output: Path, pattern: str) -> None:
+    """Move the one data file Spark wrote into place atomically."""
+    files = sorted(folder.glob(pattern))
+    if len(files) != 1:
+        raise RuntimeError(f"expected one {pattern} file from Spark, found {len(files)}")
+    os.replace(files[0], output)
+
+
+def run_spark(job: BatchJob, settings: Any, *, master: str | None = None) -> RunStats:
+    """Score ``job`` on Spark with the registered pyfunc as a UDF.
+
+    Args:
+        job: the checked job (``--resume`` and ``--chunk-size`` do not apply: Spark retries tasks itself).
+        settings: where the registry is.
+        master: Spark master URL; ``SPARK_MASTER`` or ``local[*]`` when None.
+
+    Returns:
+        The run's figures.
+    """
+    import mlflow
+    from pyspark.sql import functions as F
+
+    started = time.perf_counter()
+    os.environ["MLFLOW_TRACKING_URI"] = settings.tracking_uri  # executors resolve models:/ URIs too
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    with tempfile.TemporaryDirectory(prefix="triage-model-") as tmp:
+        local_model_copy(job.model_uri, settings, Path(tmp))  # fail fast, with exit 2, on a bad --model
+    spark = spark_session(master)
+    predict = mlflow.pyfunc.spark_udf(spark, job.model_uri, result_type=_result_type(), env_manager="local")
+    now = datetime.now(UTC).isoformat()
+
+    frame = _with_row_numbers(spark, _read(spark, job))
+    field, problem = _pre_rejects(frame, job)
+    scored = frame.withColumn(REJECT_FIELD, field).withColumn(REJECT_PROBLEM, problem)
+    # Unreadable rows go through the UDF too (pandas UDFs cannot sit inside a CASE WHEN); their
+    # decisions are dropped below.
+    scored = scored.withColumn("__decision", predict(_inputs(frame, job, now)))
+    stage = Path(tempfile.mkdtemp(prefix=f".{job.output.name}.spark-", dir=job.output.parent))
+    try:
+        # One pass through the UDF: stage everything, then split into output and rejects.
+        scored.write.mode("overwrite").parquet(str(stage / "scored"))
+        staged = spark.read.parquet(str(stage / "scored"))
+        passthrough = [c for c in frame.columns if c not in (ROW, CORRUPT)]
+        error = _decision("error")
+        good = staged.where(F.col(REJECT_FIELD).isNull() & error.isNull())
+        out = good.orderBy(ROW).select(
+            *[F.col(f"`{c}`").alias(CLASH_PREFIX + c if c in DECISION_COLUMNS else c) for c in passthrough],
+            *[_decision(c).alias(c) for c in DECISION_COLUMNS],
+        )
+        _write(out.coalesce(1), job, stage / "out")
+        rejected = staged.where(F.col(REJECT_FIELD).isNotNull() | error.isNotNull()).orderBy(ROW)
+        # concat of nulls is "" in Spark, not null: pick the pre-scoring reason explicitly.
+        reason = F.when(F.col(REJECT_FIELD).isNotNull(), F.concat(F.col(REJECT_FIELD), F.lit(": "), F.col(REJECT_PROBLEM))).otherwise(error)
+        rows = rejected.select(
+            F.col(ROW).alias("row"),
+            _ticket_id(job, staged.columns).alias("ticket_id"),
+            F.coalesce(F.col(REJECT_FIELD), F.split(error, ":").getItem(0)).alias("field"),
+            reason.alias("reason"),
+        )
+        lines = (json.dumps(r.asDict(), ensure_ascii=False).encode("utf-8") + b"\n" for r in rows.toLocalIterator())
+        write_text_atomic(job.rejects, lines)
+        stats = RunStats(rows_in=staged.count(), scored=good.count())
+        stats.rejected = rejected.count()
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    assert stats.rows_in == stats.scored + stats.rejected, (stats.rows_in, stats.scored, stats.rejected)
+    stats.seconds = time.perf_counter() - started
+    return stats
+
+
+def _ticket_id(job: BatchJob, columns: list[str]) -> Any:
+    from pyspark.sql import functions as F
+
+    source = job.columns.fields.get("ticket_id", "ticket_id")
+    value = F.col(f"`{source}`").cast("string") if source in columns else F.lit(None).cast("string")
+    return F.when(_absent(value), F.col(ROW).cast("string")).otherwise(value)
+
+
+def _write(frame: Any, job: BatchJob, folder: Path) -> None:
+    if job.out_format == "csv":
+        frame.write.options(header=True, escape='"', quoteAll=False).csv(str(folder))
+        _single_file(folder, job.output, "part-*.csv")
+    elif job.out_format == "jsonl":
+        frame.write.option("ignoreNullFields", "false").json(str(folder))
+        _single_file(folder, job.output, "part-*.json")
+    else:
+        frame.write.parquet(str(folder))
+        _single_file(folder, job.output, "part-*.parquet")
