@@ -85,3 +85,33 @@ def test_zone_falls_back_to_created_at_offset_then_utc():
 )
 def test_wait_hours(text, expected):
     assert find_wait_hours(text, CREATED, NY) == expected
+
+
+def test_wait_span_hint_is_in_every_wait_span():
+    """find_wait_hours skips texts without the hint, so every span form must contain it."""
+    from serving.timetext import _WAIT_SPAN, _WAIT_SPAN_HINT
+
+    spans = [
+        "3 days", "2 hrs", "a few wks", "several weeks ago", "5 hours now", "an hour",
+        "since tues", "since last friday", "on weds", "on last thurs", "last sunday",
+        "since yesterday", "since last week", "yesterday", "last week", "since dec 3",
+        "since 12/3",
+    ]  # fmt: skip
+    for span in spans:
+        match = _WAIT_SPAN.search(span)
+        assert match is not None, span
+        assert _WAIT_SPAN_HINT.search(match.group()) is not None, span
+
+
+def test_prepared_words_keep_every_anchor_word():
+    """prepare_text drops words no detector anchors on; no anchor word may be dropped."""
+    import serving.crisis  # noqa: F401 - registers its anchors
+    import serving.signals  # noqa: F401
+    from serving.textprep import _ANCHORS, prepare_text
+
+    words = sorted(_ANCHORS)
+    text = " ".join(word.decode() for word in words)
+    assert prepare_text(text).words == set(words)
+    assert prepare_text("Tomorrow's session, (suicidal) dec. 3").words >= {
+        b"tomorrow", b"suicidal", b"dec"
+    }
