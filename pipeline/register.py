@@ -71,7 +71,7 @@ def log_and_register(classifier: TicketClassifier, name: str) -> str:
 def champion_version(client: MlflowClient, name: str, alias: str) -> str | None:
     """The version behind the alias, or None when there is none."""
     try:
-        return client.get_model_version_by_alias(name, alias).version
+        return str(client.get_model_version_by_alias(name, alias).version)
     except MlflowException:
         return None
 

@@ -138,7 +138,12 @@ def train_classifier(
                     best, best_f1 = (features, C, Pipeline([("features", union), ("model", model)])), score
         features, C, pipeline = best
         # Temperature scaling on families the model never saw keeps the ranking and fixes over-confidence.
-        calibrated = CalibratedClassifierCV(FrozenEstimator(pipeline), method="temperature").fit(x_val, y_val)
+        # A frozen model needs no folds: one "split" whose test part is all of val fits the temperature
+        # on every validation ticket (the default 5-fold split fails on small validation sets).
+        everything = np.arange(len(x_val))
+        calibrated = CalibratedClassifierCV(
+            FrozenEstimator(pipeline), method="temperature", cv=[(everything, everything)]
+        ).fit(x_val, y_val)
         val_proba = TicketClassifier(estimator=calibrated, thresholds={}).predict_proba(x_val)
     classifier = TicketClassifier(estimator=calibrated, thresholds=choose_thresholds(val_proba, y_val, precision_target))
     params = {"features": features, "C": C, "precision_target": precision_target, "seed": seed}

@@ -39,6 +39,6 @@ def resolve_version(settings: Settings | None = None) -> str | None:
     settings = settings or get_settings()
     client = mlflow.MlflowClient(tracking_uri=settings.tracking_uri)
     try:
-        return client.get_model_version_by_alias(settings.model_name, settings.model_alias).version
+        return str(client.get_model_version_by_alias(settings.model_name, settings.model_alias).version)
     except MlflowException:
         return None

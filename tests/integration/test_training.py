@@ -21,7 +21,7 @@ def test_run_leaves_a_champion_with_params_metrics_and_plots(trained):
     settings, summary = trained
     client = MlflowClient(tracking_uri=settings.tracking_uri)
     champion = client.get_model_version_by_alias("ticket-triage", "champion")
-    assert champion.version == summary["version"] == "1"
+    assert str(champion.version) == summary["version"] == "1"
     run = client.get_run(summary["run_id"])
     assert run.data.params["features"] == "static+tfidf"
     assert run.data.params["seed"] == "42" and run.data.params["precision_target"] == "0.9"
@@ -59,20 +59,17 @@ def test_registered_pyfunc_returns_full_decisions(trained):
     )
     out = model.predict(frame)
     assert out.loc[0, "category"] in CATEGORIES and out.loc[0, "route"] in ("provider", "support_team")
-    assert out.loc[0, "model_version"] == "1" and out.loc[0, "error"] is None
-    assert out.loc[1, "route"] is None and "text" in out.loc[1, "error"]
+    assert out.loc[0, "model_version"] == "1" and pd.isna(out.loc[0, "error"])
+    assert pd.isna(out.loc[1, "route"]) and out.loc[1, "error"].startswith("text:")
 
 
 def test_gate_keeps_the_champion_when_the_candidate_is_worse(tmp_path):
     settings = make_settings(tmp_path)
     good = run_training(settings, SAMPLE, grid=FAST_GRID)
-    # A model trained on a sliver of the data with heavy regularisation is worse on the same holdout.
-    frame = load_labelled(SAMPLE)
-    sliver = tmp_path / "sliver.csv"
-    frame.groupby("category").head(8).to_csv(sliver, index=False)
-    worse = run_training(settings, sliver, grid={"features": ["static"], "C": [0.01]})
+    # The same data under crushing regularisation gives a clearly worse model on the same holdout.
+    worse = run_training(settings, SAMPLE, grid={"features": ["static"], "C": [0.0001]})
     client = MlflowClient(tracking_uri=settings.tracking_uri)
-    assert client.get_model_version_by_alias("ticket-triage", "champion").version == good["version"]
+    assert str(client.get_model_version_by_alias("ticket-triage", "champion").version) == good["version"]
     assert worse["gate"]["promoted"] is False and worse["version"] == "2"
     assert client.get_run(worse["run_id"]).data.tags["champion_gate"] == "rejected"
     # --force and `triage promote` override the gate.
@@ -84,7 +81,7 @@ def test_gate_keeps_the_champion_when_the_candidate_is_worse(tmp_path):
     result = runner.invoke(app, ["promote", "2"], env=env)
     get_settings.cache_clear()
     assert result.exit_code == 0, result.output
-    assert client.get_model_version_by_alias("ticket-triage", "champion").version == "2"
+    assert str(client.get_model_version_by_alias("ticket-triage", "champion").version) == "2"
     assert runner.invoke(app, ["promote", "99"], env=env).exit_code == 2
     get_settings.cache_clear()
 
