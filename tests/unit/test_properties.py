@@ -19,7 +19,7 @@ stamps = st.datetimes(
     timezones=st.sampled_from([UTC, None]),
 )
 texts = st.one_of(
-    st.lists(st.sampled_from(WORDS), min_size=1, max_size=12).map(" ".join),
+    st.lists(st.sampled_from(WORDS), min_size=1, max_size=12).map(" ".join).filter(lambda t: t.strip()),
     st.text(min_size=1, max_size=200).filter(lambda t: t.strip()),
 )
 

@@ -1,0 +1,27 @@
+"""The classifier's fast path gives scikit-learn's own probabilities, and is safe across threads."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import SAMPLE
+
+pytestmark = pytest.mark.slow
+
+
+def test_fast_path_equals_sklearn_predict_proba(champion):
+    texts = pd.read_csv(SAMPLE, dtype=str)["text"].head(500).tolist()
+    assert champion._parts is not None, "the trained model should take the fast path"
+    expected = np.asarray(champion.estimator.predict_proba(texts))[:, champion._order]
+    np.testing.assert_allclose(champion.predict_proba(texts), expected, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(champion.predict_proba(texts[:1]), expected[:1], rtol=0, atol=1e-12)
+
+
+def test_concurrent_callers_get_the_same_answers(champion):
+    texts = pd.read_csv(SAMPLE, dtype=str)["text"].head(64).tolist()
+    expected = champion.predict_proba(texts)
+    with ThreadPoolExecutor(8) as pool:
+        rows = list(pool.map(lambda t: champion.predict_proba([t])[0], texts * 4))
+    np.testing.assert_allclose(np.vstack(rows), np.vstack([expected] * 4), atol=1e-12)
