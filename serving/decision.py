@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 CATEGORIES: tuple[str, ...] = ("clinical", "scheduling", "billing", "technical", "account")
@@ -73,15 +73,18 @@ class Decision:
 
     def to_dict(self) -> dict[str, Any]:
         """The decision as the API's JSON object."""
-        return asdict(self)
+        # Not dataclasses.asdict: its recursive deep copy was a third of batch scoring time.
+        row = {name: getattr(self, name) for name in self.__slots__}
+        row["probabilities"] = dict(self.probabilities)
+        return row
 
     def to_row(self) -> dict[str, Any]:
         """The decision as a flat batch row, probabilities as ``p_<category>`` columns."""
-        row = asdict(self)
-        probabilities = row.pop("probabilities")
-        for category in CATEGORIES:
-            row[f"p_{category}"] = probabilities[category]
-        return row
+        probabilities = self.probabilities
+        return {
+            name: probabilities[name[2:]] if name.startswith("p_") else getattr(self, name)
+            for name in DECISION_COLUMNS
+        }
 
 
 DECISION_COLUMNS: tuple[str, ...] = (
