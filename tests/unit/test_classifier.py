@@ -25,3 +25,10 @@ def test_concurrent_callers_get_the_same_answers(champion):
     with ThreadPoolExecutor(8) as pool:
         rows = list(pool.map(lambda t: champion.predict_proba([t])[0], texts * 4))
     np.testing.assert_allclose(np.vstack(rows), np.vstack([expected] * 4), atol=1e-12)
+
+
+def test_a_ticket_scores_the_same_alone_and_in_a_batch(champion):
+    texts = pd.read_csv(SAMPLE, dtype=str)["text"].head(300).tolist()
+    batch = champion.predict_proba(texts)
+    alone = np.vstack([champion.predict_proba([t]) for t in texts[:60]])
+    assert (batch[:60] == alone).all()  # bit for bit: the API and batch scoring must agree exactly
