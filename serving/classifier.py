@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.abc
 import json
+import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -98,7 +100,7 @@ class TicketClassifier:
     @classmethod
     def load(cls, folder: Path, version: str | None = None) -> "TicketClassifier":
         """Read a classifier written by ``save``; only this project's own types are trusted beyond skops' defaults."""
-        import skops.io as sio
+        sio = _import_skops()
 
         folder = Path(folder)
         path = folder / ESTIMATOR_FILE
@@ -144,6 +146,35 @@ def _linear_parts(estimator: Any) -> tuple[Any, Any, float] | None:
         return union, model, float(scaler.beta_)
     except (AttributeError, KeyError, TypeError, ValueError):
         return None
+
+
+class _SkipTorch(importlib.abc.MetaPathFinder):
+    """Makes ``import torch`` fail, for the one import below."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("PyTorch is not needed to load a ticket-triage model")
+        return None
+
+
+def _import_skops() -> Any:
+    """Import ``skops.io`` without PyTorch.
+
+    skops lists trusted types by importing every scikit-learn package, and one of them imports PyTorch
+    when it is installed (the ``train`` extra): 210 MiB and 2 s in every scoring process, for nothing.
+    pkgutil skips a package whose import fails, so PyTorch is kept out for this one import.
+    """
+    if "skops.io" in sys.modules or "torch" in sys.modules:
+        import skops.io
+
+        return skops.io
+    finder = _SkipTorch()
+    sys.meta_path.insert(0, finder)
+    try:
+        import skops.io
+    finally:
+        sys.meta_path.remove(finder)
+    return skops.io
 
 
 # Types skops does not trust by default but this project writes itself (scikit-learn and numpy internals).
