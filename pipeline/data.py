@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,15 +56,6 @@ def load_labelled(path: Path) -> pd.DataFrame:
     if empty:
         raise DataError(f"{path}: empty text in row(s) {empty[:10]}")
     return frame
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file's bytes, to tie a run to the exact data it saw."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

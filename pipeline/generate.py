@@ -16,19 +16,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from pipeline.phrasebank import BY_CATEGORY
+from serving.tickets import INPUT_FIELDS
 
-COLUMNS: tuple[str, ...] = (
-    "ticket_id",
-    "text",
-    "created_at",
-    "appointment_at",
-    "awaiting_provider_since",
-    "emergency",
-    "timezone",
-    "category",
-    "intent",
-    "family",
-)
+COLUMNS: tuple[str, ...] = (*INPUT_FIELDS, "category", "intent", "family")
 CATEGORY_SHARE = {"clinical": 0.26, "scheduling": 0.26, "billing": 0.18, "technical": 0.15, "account": 0.15}
 # Crisis messages are rare in a real inbox; the rest of an intent mix is even within a category.
 INTENT_WEIGHT = {"crisis": 0.25}

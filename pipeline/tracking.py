@@ -14,12 +14,13 @@ import mlflow
 from mlflow import MlflowClient
 from sklearn.metrics import f1_score
 
-from pipeline.data import file_sha256, load_labelled, split_by_family
+from pipeline.data import load_labelled, split_by_family
 from pipeline.embeddings import ensure_static_model
 from pipeline.evaluate import classification_report
 from pipeline.plots import plot_confusion, plot_reliability
 from pipeline.register import GateResult, champion_version, log_and_register, promote
 from pipeline.train import train_classifier
+from serving.batch import file_sha256
 from serving.classifier import TicketClassifier
 from triage.config import Settings
 
