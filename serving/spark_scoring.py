@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import shutil
 import tempfile
 import time
@@ -48,6 +49,10 @@ def spark_session(master: str | None = None) -> Any:
     if active is not None and master is None:
         return active  # under spark-submit the cluster is already chosen
     master = master or os.environ.get("SPARK_MASTER") or os.environ.get("MASTER") or "local[*]"
+    if master.startswith("local"):
+        # Local Python workers must run this interpreter (the one with the model's packages), not
+        # whatever `python3` is first on PATH; a cluster keeps its own PYSPARK_PYTHON.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     return (
         SparkSession.builder.master(master)
         .appName("ticket-triage score")
