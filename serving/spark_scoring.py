@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import shutil
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime
