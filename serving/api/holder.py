@@ -10,10 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from serving.classifier import TicketClassifier
@@ -33,9 +32,6 @@ class LoadedModel:
     uri: str
     loaded_at: datetime
     registry_version: str | None = None  # the version the alias resolved to; None for a fixed URI
-    # model2vec's tokenizer is not thread-safe ("Already borrowed" under concurrent requests), and
-    # scoring is CPU-bound under the GIL anyway, so requests take turns on one model.
-    lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

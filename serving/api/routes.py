@@ -51,9 +51,9 @@ async def readyz(holder: HolderDep) -> ReadyOut:
 @v1.post("/triage", response_model=DecisionOut)
 def triage_one(ticket: TicketIn, model: ModelDep, metrics: MetricsDep) -> dict[str, Any]:
     """Route one ticket to the provider or the Support Team."""
-    # exclude_unset: an absent field stays absent, exactly as in a batch row.
-    with model.lock:
-        decision = score_one(model.classifier, ticket.model_dump(exclude_unset=True))
+    # exclude_unset: an absent field stays absent, exactly as in a batch row. The classifier
+    # serialises its own non-thread-safe part, so concurrent requests need no lock here.
+    decision = score_one(model.classifier, ticket.model_dump(exclude_unset=True))
     metrics.observe_decision(decision)
     return decision.to_dict()
 
@@ -67,8 +67,7 @@ def triage_batch(batch: BatchIn, model: ModelDep, settings: SettingsDep, metrics
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             {"detail": f"tickets: {problem}", "errors": [{"field": "tickets", "problem": problem}]},
         )
-    with model.lock:
-        scored = score_batch(model.classifier, batch.tickets)
+    scored = score_batch(model.classifier, batch.tickets)
     results: list[dict[str, Any]] = []
     for index, (raw, result) in enumerate(zip(batch.tickets, scored)):
         if isinstance(result, Decision):

@@ -99,3 +99,30 @@ def test_same_seed_same_model(tmp_path):
 
         probas.append(load_model(f"models:/ticket-triage/{summary['version']}", settings).predict_proba(texts))
     assert (probas[0] == probas[1]).all()
+
+
+def test_evaluate_command_prints_and_writes_the_figures(trained, tmp_path):
+    settings, _ = trained
+    frame = load_labelled(SAMPLE).head(300)
+    # Expected routes from the rules themselves would be circular; a constant column checks the arithmetic.
+    frame["expected_route"] = "support_team"
+    data = tmp_path / "labelled.csv"
+    frame.to_csv(data, index=False)
+    results = tmp_path / "figures.json"
+    from triage.config import get_settings
+
+    get_settings.cache_clear()
+    result = CliRunner().invoke(
+        app, ["evaluate", str(data), "--results-fp", str(results)], env={"MLFLOW_TRACKING_URI": settings.tracking_uri}
+    )
+    get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert "macro-F1" in result.output and "confusion matrix" in result.output and "route accuracy" in result.output
+    import json
+
+    report = json.loads(results.read_text())
+    assert report["n"] == 300 and set(report["per_category"]) == set(CATEGORIES)
+    assert 0.0 <= report["ece"] <= 1.0 and report["model_version"].isdigit()
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    decisions = mlflow.pyfunc.load_model(settings.model_uri).predict(frame.drop(columns=["category"]))
+    assert report["route_accuracy"] == pytest.approx((decisions["route"] == "support_team").mean())
