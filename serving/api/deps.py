@@ -12,22 +12,25 @@ from serving.api.holder import LoadedModel, ModelHolder
 from serving.api.metrics import Metrics
 from triage.config import Settings
 
+# The dependencies are ``async def`` although they never await: they only read app state, and a
+# plain ``def`` would send each of them through the thread pool, a hand-off per dependency per request.
+
 # auto_error=False: a missing header is answered by ``require_api_key`` with our own 401 body,
 # and only when keys are configured at all.
 _bearer = HTTPBearer(auto_error=False, description="An API key from TRIAGE_API_KEYS, sent as `Authorization: Bearer <key>`.")
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The settings the app was built with."""
     return request.app.state.settings
 
 
-def get_holder(request: Request) -> ModelHolder:
+async def get_holder(request: Request) -> ModelHolder:
     """The holder of the served model."""
     return request.app.state.holder
 
 
-def get_metrics(request: Request) -> Metrics:
+async def get_metrics(request: Request) -> Metrics:
     """The app's metrics."""
     return request.app.state.metrics
 
@@ -37,7 +40,7 @@ HolderDep = Annotated[ModelHolder, Depends(get_holder)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 
 
-def get_model(holder: HolderDep) -> LoadedModel:
+async def get_model(holder: HolderDep) -> LoadedModel:
     """The model serving now, taken once per request so a hot swap cannot change it mid-request.
 
     Raises:
@@ -72,7 +75,7 @@ def key_matches(candidate: str, keys: list[str]) -> bool:
     return found
 
 
-def require_api_key(
+async def require_api_key(
     settings: SettingsDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> None:
     """Let the request through when no keys are configured or it carries one of them.
