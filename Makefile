@@ -18,6 +18,7 @@ install: $(STAMP)
 
 run: install
 	$(BIN)/triage train
+	mkdir -p outputs
 	$(BIN)/triage score data/sample/tickets.csv -o outputs/sample_scored.csv
 
 test: install
