@@ -51,7 +51,10 @@ class StaticEmbedder(TransformerMixin, BaseEstimator):
     def transform(self, X: Any) -> np.ndarray:
         """Encode texts into float32 vectors, one row per text."""
         texts = [str(x) for x in X]
-        return self._static_model().encode(texts, show_progress_bar=False).astype(np.float32, copy=False)
+        # No multiprocessing: scoring already runs one process per core, and model2vec would start a
+        # process pool of its own inside each for batches over 10,000 texts.
+        model = self._static_model()
+        return model.encode(texts, show_progress_bar=False, use_multiprocessing=False).astype(np.float32, copy=False)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         return np.asarray([f"static{i}" for i in range(self.vectors_.shape[1])], dtype=object)
