@@ -68,14 +68,6 @@ def log_and_register(classifier: TicketClassifier, name: str) -> str:
     return version
 
 
-def champion_version(client: MlflowClient, name: str, alias: str) -> str | None:
-    """The version behind the alias, or None when there is none."""
-    try:
-        return str(client.get_model_version_by_alias(name, alias).version)
-    except MlflowException:
-        return None
-
-
 def promote(name: str, version: str, alias: str = "champion") -> None:
     """Point the alias at a version."""
     client = MlflowClient()

@@ -11,14 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-from mlflow import MlflowClient
 from sklearn.metrics import f1_score
 
 from pipeline.data import load_labelled, split_by_family
 from pipeline.embeddings import ensure_static_model
 from pipeline.evaluate import classification_report
 from pipeline.plots import plot_confusion, plot_reliability
-from pipeline.register import GateResult, champion_version, log_and_register, promote
+from pipeline.register import GateResult, log_and_register, promote
 from pipeline.train import train_classifier
 from serving.batch import file_sha256
 from serving.classifier import TicketClassifier
@@ -65,10 +64,10 @@ def gate(candidate: TicketClassifier, texts: list[str], labels: list[str], setti
     Returns:
         Whether the candidate should take the alias.
     """
-    from serving.loader import load_model
+    from serving.loader import load_model, resolve_version
 
     candidate_score = f1_score(labels, [p.category for p in candidate.predict(texts)], average="macro")
-    current = champion_version(MlflowClient(), settings.model_name, settings.model_alias)
+    current = resolve_version(settings)
     if current is None:
         return GateResult(True, candidate_score, None, None, "no champion yet")
     champion = load_model(f"models:/{settings.model_name}/{current}", settings)
