@@ -6,7 +6,6 @@ The API, batch scoring, Spark, the MLflow pyfunc and the notebooks are thin wrap
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -16,7 +15,7 @@ import pandas as pd
 from serving.classifier import TicketClassifier
 from serving.decision import DECISION_COLUMNS, Decision
 from serving.routing import decide
-from serving.tickets import INPUT_FIELDS, Ticket, TicketError, parse_ticket
+from serving.tickets import INPUT_FIELDS, Ticket, TicketError, is_absent, parse_ticket
 
 ERROR_COLUMN = "error"
 
@@ -58,12 +57,6 @@ def score_one(classifier: TicketClassifier, row: Mapping[str, Any], *, now: date
     return result
 
 
-def _absent_to_none(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA or value is pd.NaT:
-        return None
-    return value
-
-
 def score_frame(classifier: TicketClassifier, frame: pd.DataFrame, *, now: datetime | None = None) -> pd.DataFrame:
     """Score a frame of tickets into a frame of decisions, one row per input row, same order.
 
@@ -79,15 +72,14 @@ def score_frame(classifier: TicketClassifier, frame: pd.DataFrame, *, now: datet
         ``DECISION_COLUMNS`` plus ``error``.
     """
     columns = [c for c in INPUT_FIELDS if c in frame.columns]
-    rows = [
-        {c: _absent_to_none(v) for c, v in zip(columns, values)}
-        for values in frame[columns].itertuples(index=False, name=None)
-    ]
+    # NaN, None and pandas' NA all count as absent in parse_ticket, so values go through as read.
+    rows = [dict(zip(columns, values)) for values in frame[columns].itertuples(index=False, name=None)]
     records = []
     for row, result in zip(rows, score_batch(classifier, rows, now=now)):
         if isinstance(result, TicketError):
             record = dict.fromkeys(DECISION_COLUMNS)
-            record["ticket_id"] = None if row.get("ticket_id") is None else str(row["ticket_id"])
+            ticket_id = row.get("ticket_id")
+            record["ticket_id"] = None if is_absent(ticket_id) else str(ticket_id)
             record[ERROR_COLUMN] = str(result)
         else:
             record = result.to_row()

@@ -229,7 +229,7 @@ def parse_text(value: Any) -> str:
     Raises:
         TicketError: when missing, not a string, empty or too long (the text is never echoed).
     """
-    if value is None or (type(value) is float and value != value):
+    if value is None or (type(value) is not str and is_absent(value)):
         raise TicketError("text", "is required")
     if not isinstance(value, str):
         raise TicketError("text", "must be a string")

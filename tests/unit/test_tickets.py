@@ -118,3 +118,10 @@ def test_error_messages_never_contain_the_text(raw):
         parse_ticket(raw)
     assert SECRET not in str(info.value)
     assert "therapist" not in str(info.value)
+
+
+@pytest.mark.parametrize("missing", [None, float("nan"), pd.NA])
+def test_missing_text_is_required_however_a_frame_spells_it(missing):
+    with pytest.raises(TicketError) as error:
+        parse_ticket({"text": missing})
+    assert (error.value.field, error.value.problem) == ("text", "is required")
