@@ -33,7 +33,7 @@ from typing import Any
 import pyarrow as pa
 
 from serving.batch_io import BatchFileError, Chunk, assemble, count_rows, file_format, read_chunks, read_columns, write_part, write_text_atomic
-from serving.decision import CATEGORIES, DECISION_COLUMNS
+from serving.decision import DECISION_COLUMNS, DECISION_TYPES
 from serving.tickets import INPUT_FIELDS
 
 log = logging.getLogger(__name__)
@@ -42,24 +42,8 @@ MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
 DEFAULT_CHUNK_SIZE = 20_000
 # Arrow types of the decision columns: fixed, so every part and every output has the same tail.
-DECISION_SCHEMA = pa.schema(
-    [
-        ("ticket_id", pa.string()),
-        ("category", pa.string()),
-        ("confidence", pa.float64()),
-        *((f"p_{c}", pa.float64()) for c in CATEGORIES),
-        ("route", pa.string()),
-        ("rule_id", pa.string()),
-        ("reason", pa.string()),
-        ("needs_review", pa.bool_()),
-        ("safety_flag", pa.bool_()),
-        ("hours_until_appointment", pa.float64()),
-        ("appointment_source", pa.string()),
-        ("hours_awaiting_provider", pa.float64()),
-        ("model_version", pa.string()),
-    ]
-)
-assert tuple(DECISION_SCHEMA.names) == DECISION_COLUMNS
+_ARROW_TYPES = {"string": pa.string(), "double": pa.float64(), "boolean": pa.bool_()}
+DECISION_SCHEMA = pa.schema([(name, _ARROW_TYPES[kind]) for name, kind in DECISION_TYPES.items()])
 # Input columns whose name is a decision column are kept under this prefix (e.g. a labelled file's
 # ``category`` becomes ``input_category``), so the output never has two columns of one name.
 CLASH_PREFIX = "input_"

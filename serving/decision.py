@@ -87,18 +87,21 @@ class Decision:
         }
 
 
-DECISION_COLUMNS: tuple[str, ...] = (
-    "ticket_id",
-    "category",
-    "confidence",
-    *(f"p_{c}" for c in CATEGORIES),
-    "route",
-    "rule_id",
-    "reason",
-    "needs_review",
-    "safety_flag",
-    "hours_until_appointment",
-    "appointment_source",
-    "hours_awaiting_provider",
-    "model_version",
-)
+# The flat decision columns of batch output, the pyfunc and Spark, with their types (MLflow's names):
+# the one list from which DECISION_COLUMNS, the pyfunc signature and the Arrow/Spark schemas come.
+DECISION_TYPES: dict[str, str] = {
+    "ticket_id": "string",
+    "category": "string",
+    "confidence": "double",
+    **{f"p_{c}": "double" for c in CATEGORIES},
+    "route": "string",
+    "rule_id": "string",
+    "reason": "string",
+    "needs_review": "boolean",
+    "safety_flag": "boolean",
+    "hours_until_appointment": "double",
+    "appointment_source": "string",
+    "hours_awaiting_provider": "double",
+    "model_version": "string",
+}
+DECISION_COLUMNS: tuple[str, ...] = tuple(DECISION_TYPES)

@@ -10,7 +10,7 @@ from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 
 from serving.classifier import TicketClassifier
-from serving.decision import CATEGORIES
+from serving.decision import DECISION_TYPES
 from serving.scoring import score_frame
 
 CLASSIFIER_ARTIFACT = "classifier"
@@ -47,19 +47,7 @@ def model_signature() -> ModelSignature:
     )
     outputs = Schema(
         [
-            ColSpec("string", "ticket_id", required=False),
-            ColSpec("string", "category", required=False),
-            ColSpec("double", "confidence", required=False),
-            *(ColSpec("double", f"p_{c}", required=False) for c in CATEGORIES),
-            ColSpec("string", "route", required=False),
-            ColSpec("string", "rule_id", required=False),
-            ColSpec("string", "reason", required=False),
-            ColSpec("boolean", "needs_review", required=False),
-            ColSpec("boolean", "safety_flag", required=False),
-            ColSpec("double", "hours_until_appointment", required=False),
-            ColSpec("string", "appointment_source", required=False),
-            ColSpec("double", "hours_awaiting_provider", required=False),
-            ColSpec("string", "model_version", required=False),
+            *(ColSpec(kind, name, required=False) for name, kind in DECISION_TYPES.items()),
             ColSpec("string", "error", required=False),
         ]
     )

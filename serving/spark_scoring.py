@@ -23,9 +23,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from serving.batch import CLASH_PREFIX, DECISION_SCHEMA, BatchJob, RunStats, join_text, local_model_copy
+from serving.batch import CLASH_PREFIX, BatchJob, RunStats, join_text, local_model_copy
 from serving.batch_io import read_columns, write_text_atomic
-from serving.decision import DECISION_COLUMNS
+from serving.decision import DECISION_COLUMNS, DECISION_TYPES
 from serving.tickets import INPUT_FIELDS
 
 ROW = "__triage_row"
@@ -66,9 +66,8 @@ def spark_session(master: str | None = None) -> Any:
 
 def _result_type() -> str:
     """The UDF's struct: the decision columns plus ``error``, as a Spark DDL string."""
-    names = {"string": "string", "double": "double", "bool": "boolean"}
-    parts = [f"{f.name} {names[str(f.type)]}" for f in DECISION_SCHEMA]
-    return ", ".join([*parts, "error string"])
+    # MLflow's type names are also Spark DDL's.
+    return ", ".join([*(f"{name} {kind}" for name, kind in DECISION_TYPES.items()), "error string"])
 
 
 def _read(spark: Any, job: BatchJob) -> Any:
@@ -157,7 +156,7 @@ def _decision(name: str) -> Any:
     from pyspark.sql import functions as F
 
     column = F.col(f"__decision.{name}")
-    if name == "error" or str(DECISION_SCHEMA.field(name).type) == "string":
+    if DECISION_TYPES.get(name, "string") == "string":  # the error column too
         return F.when(column == "nan", F.lit(None).cast("string")).otherwise(column)
     return column
 
