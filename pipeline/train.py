@@ -56,6 +56,19 @@ def build_pipeline(features: str, C: float, static_path: str, seed: int) -> Pipe
     )
 
 
+def plain_vocabularies(union: FeatureUnion) -> FeatureUnion:
+    """Make each fitted TF-IDF vocabulary map to Python ints instead of numpy ints, in place.
+
+    scikit-learn leaves numpy integers there, and skops writes each one as its own ``.npy`` file:
+    18,903 files for the sample's vocabulary, which took 5.6 s to load in every scoring process.
+    Python ints are stored in the schema itself (1.6 s). The mapping's meaning is unchanged.
+    """
+    for _, transformer in union.transformer_list:
+        if isinstance(transformer, TfidfVectorizer):
+            transformer.vocabulary_ = {term: int(index) for term, index in transformer.vocabulary_.items()}
+    return union
+
+
 def choose_thresholds(proba: np.ndarray, y_true: np.ndarray, precision_target: float) -> dict[str, float]:
     """Per category, the lowest confidence at which automatic decisions reach the precision target.
 
@@ -127,7 +140,7 @@ def train_classifier(
     with threadpool_limits(limits=1):
         for features in grid["features"]:
             # The features do not depend on C: fit them once per feature set, then only the model per C.
-            union = build_pipeline(features, 1.0, static_path, seed).named_steps["features"].fit(x_train)
+            union = plain_vocabularies(build_pipeline(features, 1.0, static_path, seed).named_steps["features"].fit(x_train))
             f_train, f_val = union.transform(x_train), union.transform(x_val)
             for C in grid["C"]:
                 model = build_pipeline(features, C, static_path, seed).named_steps["model"].fit(f_train, y_train)
