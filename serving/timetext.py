@@ -75,7 +75,7 @@ _DATE = (
 _CLOCK = (
     r"(?P<ch>\d{1,2})(?::(?P<cm>\d{2}))?\s*(?P<mer>a\.?m\.?|p\.?m\.?)(?![a-z])"
     r"|(?<![\d:/.])(?P<hh>\d{1,2}):(?P<mm>\d{2})(?![\d:])"
-    r"|(?P<noon>noon|midday|midnight)"
+    r"|(?<![a-z])(?P<noon>noon|midday|midnight)"  # not the "noon" of "good afternoon"
     r"|(?:\bat|@)\s*(?P<ath>\d{1,2})(?![\d:/.]|\s*(?:%|percent|hours?|hrs?|days?|minutes?|mins?|"
     r"weeks?|people|times|o'?clock))"
     r"|(?P<och>\d{1,2})\s*o'?clock"

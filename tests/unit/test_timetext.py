@@ -35,6 +35,9 @@ def hours(text, created=CREATED, zone=NY):
         ("12/03", (-3933.0, False)),  # US month/day
         ("07/04", (1202.0, False)),
         ("at noon tomorrow", (26.0, False)),
+        ("tomorrow at noon", (26.0, False)),
+        ("Good afternoon, I need to cancel my session", None),  # a greeting is not a time
+        ("my session is in the afternoon", None),  # a part of day alone names no day
         ("tomorrow", (26.0, True)),  # next day without time: could be either side of 24 h
         ("move my 4pm to 5pm", (6.0, False)),  # the existing appointment
         ("switch my friday session to monday", (50.0, False)),
