@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from serving.decision import CATEGORIES, Prediction
+from serving.features import transform_texts
 
 ESTIMATOR_FILE = "estimator.skops"
 META_FILE = "classifier.json"
@@ -53,7 +54,7 @@ class TicketClassifier:
             if self._parts is None:
                 return np.asarray(self.estimator.predict_proba(texts))[:, self._order]
             union, model, beta = self._parts
-            features = [transformer.transform(texts) for _, transformer in union.transformer_list]
+            features = [transform_texts(transformer, texts) for _, transformer in union.transformer_list]
         logits = sum(_matmul(f, model.coef_[:, start:stop].T) for f, (start, stop) in zip(features, self._slices(features)))
         logits = beta * (logits + model.intercept_)
         logits -= logits.max(axis=1, keepdims=True)

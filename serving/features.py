@@ -149,3 +149,47 @@ class StaticEmbedder(TransformerMixin, BaseEstimator):
         for cache in ("_model", "_pieces", "_float32"):
             state.pop(cache, None)
         return state
+
+
+def transform_texts(transformer: Any, texts: list[str]) -> Any:
+    """``transformer.transform(texts)``, through ``tfidf_transform`` for a TF-IDF vectorizer."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    if isinstance(transformer, TfidfVectorizer):
+        return tfidf_transform(transformer, texts)
+    return transformer.transform(texts)
+
+
+def tfidf_transform(vectorizer: Any, texts: list[str]) -> Any:
+    """A fitted word 1-2-gram ``TfidfVectorizer``'s ``transform``, with the same matrix at half the time.
+
+    scikit-learn counts each document's n-grams in a Python dictionary; here each document's known
+    n-gram ids go into one list and scipy sums the duplicates, which gives the same sorted count
+    matrix. The TF-IDF weighting is the vectorizer's own. Any other configuration (character
+    n-grams, stop words, a custom tokenizer...) is passed to ``vectorizer.transform`` unchanged.
+    """
+    tfidf = getattr(vectorizer, "_tfidf", None)
+    standard = (
+        vectorizer.analyzer == "word" and vectorizer.input == "content" and vectorizer.lowercase
+        and vectorizer.preprocessor is None and vectorizer.tokenizer is None and vectorizer.strip_accents is None
+        and vectorizer.stop_words is None and not vectorizer.binary and tuple(vectorizer.ngram_range) in ((1, 1), (1, 2))
+    )  # fmt: skip
+    if tfidf is None or not standard:
+        return vectorizer.transform(texts)
+    findall = vectorizer.build_tokenizer()
+    known = vectorizer.vocabulary_.get
+    bigrams = vectorizer.ngram_range[1] == 2
+    indices: list[int] = []
+    indptr = [0]
+    for text in texts:
+        tokens = findall(text.lower())
+        indices += [i for i in map(known, tokens) if i is not None]
+        if bigrams:
+            indices += [i for i in map(known, map(" ".join, zip(tokens, tokens[1:]))) if i is not None]
+        indptr.append(len(indices))
+    counts = sp.csr_matrix(
+        (np.ones(len(indices)), np.asarray(indices, dtype=np.int32), np.asarray(indptr, dtype=np.int32)),
+        shape=(len(texts), len(vectorizer.vocabulary_)),
+    )
+    counts.sum_duplicates()  # sorts each row's indices, as scikit-learn's counts are
+    return tfidf.transform(counts, copy=False)

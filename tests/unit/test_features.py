@@ -61,3 +61,23 @@ def test_the_piece_cache_is_emptied_when_full(embedder, monkeypatch):
     # Only the second call's pieces are left: the first call's were dropped when the limit was passed.
     assert set(embedder.__dict__["_pieces"]) == {p for t in second if t.isascii() for p in t.split()}
     assert "_pieces" not in embedder.__getstate__()
+
+
+def test_tfidf_transform_equals_scikit_learn_bit_for_bit(champion):
+    union, _, _ = champion._parts
+    vectorizer = dict(union.transformer_list)["tfidf"]
+    sample = texts() + ["ÜBER straße İstanbul", "the the the the", "a"]
+    expected = vectorizer.transform(sample)
+    got = features.tfidf_transform(vectorizer, sample)
+    assert got.has_sorted_indices and got.dtype == expected.dtype
+    for part in ("indptr", "indices", "data"):
+        assert np.array_equal(getattr(got, part), getattr(expected, part)), part
+
+
+def test_other_vectorizers_go_to_their_own_transform():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    docs = ["my session is tomorrow", "refund my card", "the app will not load"]
+    for vectorizer in (TfidfVectorizer(analyzer="char", ngram_range=(2, 3)), TfidfVectorizer(stop_words=["my"])):
+        vectorizer.fit(docs)
+        assert (features.transform_texts(vectorizer, docs) != vectorizer.transform(docs)).nnz == 0
