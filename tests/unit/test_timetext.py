@@ -4,6 +4,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from serving.timetext import elapsed_hours, find_appointment_time, find_wait_hours
 
@@ -118,3 +120,23 @@ def test_prepared_words_keep_every_anchor_word():
     assert prepare_text("Tomorrow's session, (suicidal) dec. 3").words >= {
         b"tomorrow", b"suicidal", b"dec"
     }
+
+
+# Pieces of time phrases and the characters around them, so random texts are full of near-misses.
+_PIECES = [
+    "today", "tonight", "tomorrow", "tmrw", "this", "next", "last", "on", "in", "at", "@", "noon",
+    "afternoon", "midnight", "monday", "fri", "dec", "may", "3", "12", "2024", "-", "/", ":", ".",
+    "pm", "am", "a.m.", "o'clock", "hours", "days", "the", "of", "st", "'s", " ", " ", ",", "é", "x",
+]
+
+
+@given(st.lists(st.sampled_from(_PIECES), max_size=40).map("".join))
+@settings(max_examples=3000, deadline=None)
+def test_the_start_check_does_not_change_what_the_scan_finds(text):
+    import re
+
+    from serving import timetext
+
+    plain = re.compile(timetext._TOKEN_BODY)
+    expected = [(m.span(), m.groupdict()) for m in plain.finditer(text)]
+    assert [(m.span(), m.groupdict()) for m in timetext._TOKEN.finditer(text)] == expected
