@@ -7,8 +7,8 @@ done are the parts concatenated into the output and the rejects file, each throu
 file and a rename; the work folder is then removed. An interrupted run leaves the folder behind,
 and ``--resume`` scores only the chunks that have no part yet.
 
-Scoring uses a process pool (each worker loads the model once from a local copy) fed by the
-reader in the main process, with a bounded number of chunks in flight so memory stays flat.
+Scoring uses a process pool, started before the model is fetched (each worker loads the model
+from a local copy with its first chunk), fed by the reader in the main process, with a bounded number of chunks in flight so memory stays flat.
 """
 
 from __future__ import annotations
@@ -121,15 +121,24 @@ class RunStats:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(model_path: str, settings_env: dict[str, str], key: str | None = None) -> None:
-    if key is not None and _WORKER.get("key") == key:
-        return  # in-process runs of the same model version reuse it (loading takes seconds)
+def _init_worker(settings_env: dict[str, str]) -> None:
+    """Worker start-up: import what scoring needs while the main process fetches the model."""
     os.environ.update(settings_env)
-    from serving.loader import load_model
-    from triage.config import Settings
+    import serving.scoring  # noqa: F401 - pandas, scikit-learn and the routing rules
+    from serving.classifier import _import_skops
 
-    _WORKER["classifier"] = load_model(model_path, Settings())
-    _WORKER["key"] = key
+    _import_skops()
+
+
+def _classifier(model_path: str, key: str) -> Any:
+    """The model at ``model_path``, loaded once per process (and per model version, in-process)."""
+    if _WORKER.get("key") != key:
+        from serving.loader import load_model
+        from triage.config import Settings
+
+        _WORKER["classifier"] = load_model(model_path, Settings())
+        _WORKER["key"] = key
+    return _WORKER["classifier"]
 
 
 def join_text(values: Iterable[Any]) -> str | None:
@@ -235,9 +244,14 @@ def score_chunk(
     return out, reject_rows
 
 
-def _score_and_store(chunk: Chunk, columns: ColumnMap, now: datetime, work: str) -> tuple[int, int, int]:
-    """Worker task: score a chunk and write its parts; returns (index, rows scored, rows rejected)."""
-    out, rejects = score_chunk(_WORKER["classifier"], chunk, columns, now)
+def _score_and_store(
+    chunk: Chunk, columns: ColumnMap, now: datetime, work: str, model: tuple[str, str]
+) -> tuple[int, int, int]:
+    """Worker task: score a chunk and write its parts; returns (index, rows scored, rows rejected).
+
+    ``model`` is (local path, cache key): the first chunk a process scores loads the model.
+    """
+    out, rejects = score_chunk(_classifier(*model), chunk, columns, now)
     folder = Path(work)
     text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rejects)
     rejects_path = folder / f"rejects-{chunk.index:06d}.jsonl"
@@ -467,28 +481,38 @@ def run_job(
     if job.resume and old is None:
         log.warning("--resume: no interrupted run found for %s; starting from the beginning", job.output.name)
 
-    with tempfile.TemporaryDirectory(prefix="triage-model-") as model_tmp:
-        model_path, version = local_model_copy(job.model_uri, settings, Path(model_tmp))
-        fingerprint["sha256"] = file_sha256(job.input)
-        manifest = {
-            "manifest_version": MANIFEST_VERSION,
-            "input": fingerprint,
-            "chunk_size": job.chunk_size,
-            "model_uri": job.model_uri,
-            "model_version": version,
-            "columns": {"text": list(job.columns.text), "fields": job.columns.fields},
-            "output_format": job.out_format,
-            "now": datetime.now(UTC).isoformat(),
-        }
-        if old is not None:
-            _compare_manifest(old, manifest)
-            manifest["now"] = old["now"]  # the resumed run must decide exactly as the first one did
-        else:
-            shutil.rmtree(work, ignore_errors=True)
-            work.mkdir(parents=True)
-            (work / MANIFEST).write_text(json.dumps(manifest, indent=2))
-        now = datetime.fromisoformat(manifest["now"])
-        stats = _score_all(job, work, model_path, now, settings, on_chunk, version)
+    # Workers start first: they import scikit-learn and friends while this process fetches the model.
+    pool = _start_pool(job.workers, settings)
+    try:
+        with tempfile.TemporaryDirectory(prefix="triage-model-") as model_tmp:
+            model_path, version = local_model_copy(job.model_uri, settings, Path(model_tmp))
+            fingerprint["sha256"] = file_sha256(job.input)
+            manifest = {
+                "manifest_version": MANIFEST_VERSION,
+                "input": fingerprint,
+                "chunk_size": job.chunk_size,
+                "model_uri": job.model_uri,
+                "model_version": version,
+                "columns": {"text": list(job.columns.text), "fields": job.columns.fields},
+                "output_format": job.out_format,
+                "now": datetime.now(UTC).isoformat(),
+            }
+            if old is not None:
+                _compare_manifest(old, manifest)
+                manifest["now"] = old["now"]  # the resumed run must decide exactly as the first one did
+            else:
+                shutil.rmtree(work, ignore_errors=True)
+                work.mkdir(parents=True)
+                (work / MANIFEST).write_text(json.dumps(manifest, indent=2))
+            now = datetime.fromisoformat(manifest["now"])
+            model = (model_path, f"{job.model_uri}|{version}")
+            stats = _score_all(job, work, model, now, pool, on_chunk)
+    except BaseException:
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    if pool is not None:
+        pool.shutdown()
 
     parts = sorted(work.glob("part-*.parquet"))
     assemble(parts, job.out_format, job.output, DECISION_SCHEMA)
@@ -501,14 +525,25 @@ def run_job(
     return stats
 
 
+def _start_pool(workers: int, settings: Any) -> ProcessPoolExecutor | None:
+    """The scoring processes, started now (None when scoring in this process)."""
+    if workers <= 0:
+        return None
+    context = multiprocessing.get_context("spawn")  # pyarrow and mlflow threads make fork unsafe
+    settings_env = {"MLFLOW_TRACKING_URI": settings.tracking_uri}
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(settings_env,))
+    for _ in range(workers):  # a pool starts a process per task submitted while none is idle
+        pool.submit(int)
+    return pool
+
+
 def _score_all(
     job: BatchJob,
     work: Path,
-    model_path: str,
+    model: tuple[str, str],
     now: datetime,
-    settings: Any,
+    pool: ProcessPoolExecutor | None,
     on_chunk: Callable[[int], None] | None,
-    model_version: str,
 ) -> RunStats:
     """Feed chunks to the scorers with a bounded queue; count rows and reuse finished parts."""
     import pyarrow.parquet as pq
@@ -517,13 +552,6 @@ def _score_all(
     total = count_rows(job.input, job.in_format)
     size = job.input.stat().st_size
     bar = _progress(total)
-    settings_env = {"MLFLOW_TRACKING_URI": settings.tracking_uri}
-    pool = None
-    if job.workers > 0:
-        context = multiprocessing.get_context("spawn")  # pyarrow and mlflow threads make fork unsafe
-        pool = ProcessPoolExecutor(job.workers, mp_context=context, initializer=_init_worker, initargs=(model_path, settings_env))
-    else:
-        _init_worker(model_path, settings_env, key=f"{job.model_uri}|{model_version}")
     pending: deque[tuple[Future | tuple, int]] = deque()
 
     def finish(item: Future | tuple, rows: int) -> None:
@@ -546,20 +574,14 @@ def _score_all(
                 bar.update(n)
                 continue
             if pool is None:
-                finish(_score_and_store(chunk, job.columns, now, str(work)), n)
+                finish(_score_and_store(chunk, job.columns, now, str(work), model), n)
                 continue
-            pending.append((pool.submit(_score_and_store, chunk, job.columns, now, str(work)), n))
+            pending.append((pool.submit(_score_and_store, chunk, job.columns, now, str(work), model), n))
             # Two chunks per worker in flight keeps both cores busy and memory bounded.
             while len(pending) >= 2 * job.workers:
                 finish(*pending.popleft())
         while pending:
             finish(*pending.popleft())
-    except BaseException:
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
-        raise
     finally:
         bar.close()
-    if pool is not None:
-        pool.shutdown()
     return stats
