@@ -1,4 +1,4 @@
-"""Batch scoring of ticket backlogs: stream a file in chunks, score each with ``score_frame``, write atomically.
+"""Batch scoring of ticket backlogs: stream a file in chunks, score each with ``score_batch``, write atomically.
 
 The work happens in a folder beside the output (``.<output name>.triage-work``): each scored chunk
 is written there as a Parquet part plus a JSON Lines rejects part, and a manifest records what the
@@ -194,7 +194,7 @@ def contract_rows(chunk: Chunk, columns: ColumnMap) -> dict[str, list[Any]]:
 def score_chunk(
     classifier: Any, chunk: Chunk, columns: ColumnMap, now: datetime
 ) -> tuple[pa.Table, list[dict[str, Any]]]:
-    """Score one chunk through ``score_frame``.
+    """Score one chunk through ``score_batch``.
 
     Args:
         classifier: the loaded model.
@@ -206,26 +206,25 @@ def score_chunk(
         The output rows (pass-through columns, then the decision columns) and the rejects
         (``row``, ``ticket_id``, ``field``, ``reason``) in row order.
     """
-    import pandas as pd
-
-    from serving.scoring import ERROR_COLUMN, score_frame
+    from serving.scoring import score_batch
+    from serving.tickets import TicketError
 
     values = contract_rows(chunk, columns)
     n = chunk.table.num_rows
+    fields = [name for name in INPUT_FIELDS if name in values]
+    rows = [dict(zip(fields, row)) for row in zip(*(values[name] for name in fields))]
     readable = [i for i in range(n) if i not in chunk.bad]
-    frame = pd.DataFrame({k: pd.Series([v[i] for i in readable] if chunk.bad else v, dtype=object) for k, v in values.items()})
-    decisions = score_frame(classifier, frame, now=now)
-    errors = decisions[ERROR_COLUMN].tolist()
+    results = score_batch(classifier, [rows[i] for i in readable] if chunk.bad else rows, now=now)
 
     rejects: dict[int, dict[str, Any]] = {}
     for i, (name, problem) in chunk.bad.items():
         rejects[i] = {"field": name, "reason": f"{name}: {problem}"}
-    ok_positions = []
-    for position, (i, error) in enumerate(zip(readable, errors)):
-        if not isinstance(error, str):  # None, or NaN in pandas 3's string dtype
-            ok_positions.append(position)
+    decisions = []
+    for i, result in zip(readable, results):
+        if isinstance(result, TicketError):
+            rejects[i] = {"field": result.field, "reason": str(result)}
         else:
-            rejects[i] = {"field": error.split(":", 1)[0], "reason": error}
+            decisions.append(result.to_row())
     reject_rows = []
     for i in sorted(rejects):
         ticket_id = values["ticket_id"][i]
@@ -236,11 +235,9 @@ def score_chunk(
     kept_rows = [i for i in range(n) if i not in rejects]
     passed = chunk.table.take(pa.array(kept_rows, pa.int64())) if len(kept_rows) < n else chunk.table
     passed = passed.rename_columns([CLASH_PREFIX + c if c in DECISION_COLUMNS else c for c in passed.column_names])
-    kept = decisions.iloc[ok_positions]
-    decision_table = pa.Table.from_pandas(kept[list(DECISION_COLUMNS)], schema=DECISION_SCHEMA, preserve_index=False)
     out = passed
     for f in DECISION_SCHEMA:
-        out = out.append_column(f, decision_table.column(f.name))
+        out = out.append_column(f, pa.array([d[f.name] for d in decisions], f.type))
     return out, reject_rows
 
 
