@@ -8,7 +8,8 @@ file and a rename; the work folder is then removed. An interrupted run leaves th
 and ``--resume`` scores only the chunks that have no part yet.
 
 Scoring uses a process pool, started before the model is fetched (each worker loads the model
-from a local copy with its first chunk), fed by the reader in the main process, with a bounded number of chunks in flight so memory stays flat.
+from a local copy with its first chunk), fed by the reader in the main process, with a bounded
+number of chunks in flight so memory stays flat.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.feature_extraction.text import TfidfVectorizer
 
 # ASCII control characters other than tab and line breaks: BERT's normaliser deletes them, while
 # str.split() treats some of them as spaces, so a text containing one is tokenized whole.
@@ -133,11 +134,11 @@ class StaticEmbedder(TransformerMixin, BaseEstimator):
     def transform(self, X: Any) -> np.ndarray:
         """Encode texts into float32 vectors, one row per text."""
         texts = [str(x) for x in X]
+        if not texts:
+            return np.zeros((0, self.vectors_.shape[1]), dtype=np.float32)
         model = self._static_model()
         if model.token_mapping is not None or model.weights is not None:  # quantized vocabularies
             return model.encode(texts, use_multiprocessing=False).astype(np.float32, copy=False)
-        if not texts:
-            return np.zeros((0, self.vectors_.shape[1]), dtype=np.float32)
         return self.mean_vectors(self.token_ids(texts)).astype(np.float32, copy=False)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
@@ -154,8 +155,6 @@ class StaticEmbedder(TransformerMixin, BaseEstimator):
 
 def transform_texts(transformer: Any, texts: list[str]) -> Any:
     """``transformer.transform(texts)``, through ``tfidf_transform`` for a TF-IDF vectorizer."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
     if isinstance(transformer, TfidfVectorizer):
         return tfidf_transform(transformer, texts)
     return transformer.transform(texts)
@@ -189,7 +188,7 @@ def tfidf_transform(vectorizer: Any, texts: list[str]) -> Any:
             indices += [i for i in map(known, map(" ".join, zip(tokens, tokens[1:]))) if i is not None]
         indptr.append(len(indices))
     counts = sp.csr_matrix(
-        (np.ones(len(indices)), np.asarray(indices, dtype=np.int32), np.asarray(indptr, dtype=np.int32)),
+        (np.ones(len(indices), dtype=vectorizer.dtype), np.asarray(indices, dtype=np.int32), np.asarray(indptr, dtype=np.int32)),
         shape=(len(texts), len(vectorizer.vocabulary_)),
     )
     counts.sum_duplicates()  # sorts each row's indices, as scikit-learn's counts are
