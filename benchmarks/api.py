@@ -29,7 +29,7 @@ import psutil
 PROJ_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJ_ROOT))
 
-from triage.config import Settings  # noqa: E402
+from serving.settings import Settings  # noqa: E402
 
 COLUMNS = ["ticket_id", "text", "created_at", "appointment_at", "awaiting_provider_since", "emergency", "timezone"]
 
@@ -50,7 +50,7 @@ def ensure_champion(settings: Settings) -> Settings:
     Returns:
         Settings whose store has ``@champion``.
     """
-    from serving.loader import resolve_version
+    from serving.model.loader import resolve_version
 
     store = settings.tracking_uri.removeprefix("sqlite:///")
     # Asking MLflow about a SQLite file that does not exist would create an empty store in the working folder.

@@ -62,8 +62,8 @@ def run_score(source: Path, output: Path, env: dict[str, str], extra: list[str])
 
 def ensure_champion(env: dict[str, str]) -> str:
     """A tracking URI with a champion: the configured one, else a fresh store under benchmarks/.data."""
-    from serving.loader import resolve_version
-    from triage.config import Settings
+    from serving.model.loader import resolve_version
+    from serving.settings import Settings
 
     settings = Settings()
     if resolve_version(settings) is not None:
@@ -103,7 +103,7 @@ def main() -> None:
     import pandas as pd
 
     from pipeline.generate import write_tickets
-    from triage.config import Settings
+    from serving.settings import Settings
 
     DATA.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)

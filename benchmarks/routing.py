@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from serving.decision import CATEGORIES, Prediction  # noqa: E402
-from serving.routing import decide  # noqa: E402
+from serving.rules.routing import decide  # noqa: E402
 from serving.tickets import parse_ticket  # noqa: E402
 
 PLAIN = [

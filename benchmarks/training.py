@@ -39,7 +39,7 @@ make_pipeline(TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True),
 TRIAGE = """
 import json, sys
 from pipeline.tracking import run_training
-from triage.config import Settings
+from serving.settings import Settings
 settings = Settings(MLFLOW_TRACKING_URI=f"sqlite:///{sys.argv[2]}/mlflow.db", artifact_root=f"{sys.argv[2]}/artifacts")
 summary = run_training(settings, sys.argv[1])
 print(json.dumps({"holdout_macro_f1": summary["holdout"]["macro_f1"],

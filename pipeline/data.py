@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from serving.batch.io import BatchFileError
+from serving.batch.io import read_table as read_file
 from serving.decision import CATEGORIES
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("text", "category")
@@ -18,18 +20,22 @@ class DataError(ValueError):
 
 
 def read_table(path: Path) -> pd.DataFrame:
-    """Read a CSV, JSON Lines or Parquet file by extension, every column as text where possible."""
+    """Read a labelled CSV, JSON Lines or Parquet file with the batch reader (one reader for every input).
+
+    Raises:
+        DataError: the file is missing, has an unknown extension, or has rows that cannot be read.
+    """
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such file")
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return pd.read_csv(path, dtype=str, keep_default_na=False)
-    if suffix == ".jsonl":
-        return pd.read_json(path, lines=True, dtype=False)
-    if suffix == ".parquet":
-        return pd.read_parquet(path)
-    raise DataError(f"{path}: unknown extension {suffix!r}; use .csv, .jsonl or .parquet")
+    try:
+        frame, bad = read_file(path)
+    except BatchFileError as error:
+        raise DataError(f"{path}: {error}") from None
+    if bad:
+        rows = ", ".join(f"row {row} ({field}: {problem})" for row, (field, problem) in sorted(bad.items())[:10])
+        raise DataError(f"{path}: {len(bad)} unreadable row(s): {rows}")
+    return frame
 
 
 def load_labelled(path: Path) -> pd.DataFrame:

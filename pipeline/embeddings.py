@@ -7,7 +7,7 @@ import logging
 import os
 from pathlib import Path
 
-from triage.config import Settings
+from serving.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -11,14 +11,14 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from serving.classifier import TicketClassifier
-import serving
-from serving.pyfunc import CLASSIFIER_ARTIFACT, INPUT_EXAMPLE, model_signature
+from serving.model.classifier import TicketClassifier
+import serving.model
+from serving.model.pyfunc import CLASSIFIER_ARTIFACT, INPUT_EXAMPLE, model_signature
 
 log = logging.getLogger(__name__)
 
 # Models from code: MLflow stores this file instead of a pickled PythonModel, so nothing in the model is pickled.
-PYFUNC_ENTRY = Path(serving.__file__).parent / "pyfunc_entry.py"
+PYFUNC_ENTRY = Path(serving.model.__file__).parent / "pyfunc_entry.py"
 PIP_REQUIREMENTS = [
     "mlflow>=3.7", "scikit-learn>=1.6", "skops>=0.11", "model2vec>=0.6", "pandas>=2.2", "numpy>=2.0",
     "dateparser>=1.2", "pydantic-settings>=2.3",

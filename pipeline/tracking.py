@@ -6,7 +6,6 @@ import json
 import logging
 from dataclasses import asdict
 from datetime import datetime, timezone
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -15,26 +14,17 @@ from sklearn.metrics import f1_score
 
 from pipeline.data import load_labelled, split_by_family
 from pipeline.embeddings import ensure_static_model
-from pipeline.evaluate import classification_report
-from pipeline.plots import plot_confusion, plot_reliability
+from pipeline.evaluation.metrics import classification_report
+from pipeline.evaluation.plots import plot_confusion, plot_reliability
 from pipeline.register import GateResult, log_and_register, promote
 from pipeline.train import train_classifier
-from serving.batch import file_sha256
-from serving.classifier import TicketClassifier
-from triage.config import Settings
+from serving.batch.io import file_sha256
+from serving.model.classifier import TicketClassifier
+from serving.settings import Settings, package_version
 
 log = logging.getLogger(__name__)
 
 EXPERIMENT = "ticket-triage"
-GATE_METRIC = "holdout_macro_f1"
-
-
-def package_version() -> str:
-    """This package's installed version."""
-    try:
-        return version("ticket-triage")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "0+unknown"
 
 
 def _log_report(report: dict[str, Any], prefix: str) -> None:
@@ -64,7 +54,7 @@ def gate(candidate: TicketClassifier, texts: list[str], labels: list[str], setti
     Returns:
         Whether the candidate should take the alias.
     """
-    from serving.loader import load_model, resolve_version
+    from serving.model.loader import load_model, resolve_version
 
     candidate_score = f1_score(labels, [p.category for p in candidate.predict(texts)], average="macro")
     current = resolve_version(settings)

@@ -17,9 +17,9 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from threadpoolctl import threadpool_limits
 
 from pipeline.data import Split
-from serving.classifier import TicketClassifier
+from serving.model.classifier import TicketClassifier
 from serving.decision import CATEGORIES
-from serving.features import StaticEmbedder
+from serving.model.features import StaticEmbedder
 
 log = logging.getLogger(__name__)
 

@@ -53,7 +53,7 @@ class Decision:
 
     Not frozen: one is built per ticket, and a frozen dataclass's ``__init__`` sets each of the
     13 fields through ``object.__setattr__`` (about 1 us per decision); nothing mutates or
-    hashes decisions. ``serving.routing.decide`` passes the fields positionally (13 keyword
+    hashes decisions. ``serving.rules.routing.decide`` passes the fields positionally (13 keyword
     arguments cost about 1 us more on CPython 3.11), so keep this field order or update it there.
     """
 

@@ -1,69 +1,7 @@
-"""The registered MLflow model: a pyfunc whose ``predict`` returns the contract's full decision."""
+"""Old home of the MLflow model class, kept so models registered before the ``serving/model/`` move still load.
 
-from __future__ import annotations
+The code file logged with those models runs ``from serving.pyfunc import TriageModel``.
+New code imports ``serving.model.pyfunc``.
+"""
 
-from typing import Any
-
-import mlflow
-import pandas as pd
-from mlflow.models import ModelSignature
-from mlflow.types import ColSpec, Schema
-
-from serving.classifier import TicketClassifier
-from serving.decision import DECISION_TYPES
-from serving.scoring import score_frame
-
-CLASSIFIER_ARTIFACT = "classifier"
-
-
-class TriageModel(mlflow.pyfunc.PythonModel):
-    """Classifier and routing rules in one model, so every MLflow surface gives the API's answers."""
-
-    def load_context(self, context: Any) -> None:
-        config = context.model_config or {}
-        self.classifier = TicketClassifier.load(
-            context.artifacts[CLASSIFIER_ARTIFACT], version=config.get("model_version")
-        )
-
-    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
-        """Score a frame of tickets (contract input columns) into decisions plus an ``error`` column."""
-        if not isinstance(model_input, pd.DataFrame):
-            model_input = pd.DataFrame(model_input)
-        return score_frame(self.classifier, model_input)
-
-
-def model_signature() -> ModelSignature:
-    """Input: the contract's ticket fields as strings. Output: the flat decision columns plus ``error``."""
-    inputs = Schema(
-        [
-            ColSpec("string", "ticket_id", required=False),
-            ColSpec("string", "text"),
-            ColSpec("string", "created_at", required=False),
-            ColSpec("string", "appointment_at", required=False),
-            ColSpec("string", "awaiting_provider_since", required=False),
-            ColSpec("string", "emergency", required=False),
-            ColSpec("string", "timezone", required=False),
-        ]
-    )
-    outputs = Schema(
-        [
-            *(ColSpec(kind, name, required=False) for name, kind in DECISION_TYPES.items()),
-            ColSpec("string", "error", required=False),
-        ]
-    )
-    return ModelSignature(inputs=inputs, outputs=outputs)
-
-
-INPUT_EXAMPLE = pd.DataFrame(
-    [
-        {
-            "ticket_id": "T-1",
-            "text": "I need to cancel my session tomorrow at 3pm, my mother is in the hospital.",
-            "created_at": "2026-03-02T09:00:00-05:00",
-            "appointment_at": None,
-            "awaiting_provider_since": None,
-            "emergency": None,
-            "timezone": "America/New_York",
-        }
-    ]
-)
+from serving.model.pyfunc import TriageModel  # noqa: F401

@@ -12,9 +12,9 @@ from typing import Any
 
 import pandas as pd
 
-from serving.classifier import TicketClassifier
+from serving.model.classifier import TicketClassifier
 from serving.decision import DECISION_COLUMNS, Decision
-from serving.routing import decide
+from serving.rules.routing import decide
 from serving.tickets import INPUT_FIELDS, Ticket, TicketError, is_absent, parse_ticket
 
 ERROR_COLUMN = "error"

@@ -26,8 +26,15 @@ INPUT_FIELDS: tuple[str, ...] = (
     "emergency",
     "timezone",
 )
+# The one example ticket of the API's OpenAPI schema and the registered model's input example.
+EXAMPLE_TICKET: dict[str, str] = {
+    "ticket_id": "T-1001",
+    "text": "I need to cancel my session today at 3pm, my mother was taken to the hospital.",
+    "created_at": "2026-03-02T09:00:00-05:00",
+    "timezone": "America/New_York",
+}
 # Timestamps outside this range are typos, and keeping them out means the timing arithmetic
-# (and the zone conversions in serving.timetext) can never overflow.
+# (and the zone conversions in serving.rules.timetext) can never overflow.
 MIN_YEAR = 1900
 MAX_YEAR = 2199
 

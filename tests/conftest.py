@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from triage.config import PROJ_ROOT, Settings
+from serving.settings import PROJ_ROOT, Settings
 
 SAMPLE = PROJ_ROOT / "data" / "sample" / "tickets.csv"
 # One grid point (the usual winner) keeps the suite quick; the full search runs in `triage train`.
@@ -35,7 +35,7 @@ def trained(tmp_path_factory) -> tuple[Settings, dict]:
 @pytest.fixture(scope="session")
 def champion(trained):
     """The champion classifier loaded from the registry, the way the API and batch load it."""
-    from serving.loader import load_model
+    from serving.model.loader import load_model
 
     settings, _ = trained
     return load_model(settings.model_uri, settings)

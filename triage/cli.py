@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from serving.cli_route import route_command  # light: the routing engine, no MLflow
+from triage.route import route_command  # light: the routing engine, no MLflow
 
 app = typer.Typer(help="Route teletherapy help-desk tickets to the provider or the Support Team.", no_args_is_help=True)
 
@@ -17,7 +17,7 @@ app = typer.Typer(help="Route teletherapy help-desk tickets to the provider or t
 def _settings():
     from pydantic import ValidationError
 
-    from triage.config import get_settings
+    from serving.settings import get_settings
 
     try:
         return get_settings()
@@ -84,7 +84,7 @@ def evaluate(
 ) -> None:
     """Print per-category precision, recall, F1, macro-F1, accuracy, confusion matrix and ECE."""
     from pipeline.data import DataError
-    from pipeline.evaluate import evaluate_file
+    from pipeline.evaluation.metrics import evaluate_file
 
     settings = _settings()
     try:
@@ -159,7 +159,7 @@ def score(
     spark_master: Annotated[str | None, typer.Option(help="Spark master URL; SPARK_MASTER or local[*] by default.")] = None,
 ) -> None:
     """Score a file of tickets in chunks; bad rows go to the rejects file, never stop the run."""
-    from serving.batch import BatchError, BatchFileError, prepare_job
+    from serving.batch.runner import BatchError, BatchFileError, prepare_job
 
     settings = _settings()
     if engine not in ("local", "spark"):
@@ -171,11 +171,11 @@ def score(
             id_col=id_col, mappings=map_ or [], chunk_size=chunk_size, workers=workers, resume=resume,
         )  # fmt: skip
         if engine == "spark":
-            from serving.spark_scoring import run_spark
+            from serving.batch.spark import run_spark
 
             stats = run_spark(job, settings, master=spark_master)
         else:
-            from serving.batch import run_job
+            from serving.batch.runner import run_job
 
             stats = run_job(job, settings)
     except (BatchError, BatchFileError) as error:

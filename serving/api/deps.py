@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from serving.api.holder import LoadedModel, ModelHolder
 from serving.api.metrics import Metrics
-from triage.config import Settings
+from serving.settings import Settings
 
 # The dependencies are ``async def`` although they never await: they only read app state, and a
 # plain ``def`` would send each of them through the thread pool, a hand-off per dependency per request.

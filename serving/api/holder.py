@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from serving.classifier import TicketClassifier
-from serving.loader import load_model, resolve_version
-from triage.config import Settings
+from serving.model.classifier import TicketClassifier
+from serving.model.loader import load_model, resolve_version
+from serving.settings import Settings
 
 log = logging.getLogger(__name__)
 

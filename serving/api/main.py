@@ -23,7 +23,7 @@ from serving.api.metrics import Metrics
 from serving.api.middleware import RequestContextMiddleware
 from serving.api.routes import health, ops, v1
 from serving.tickets import TicketError, parse_ticket
-from triage.config import Settings, get_settings
+from serving.settings import Settings, get_settings, package_version
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None, model_uri: str | None = None) -
 
     app = FastAPI(
         title="Ticket triage API",
-        version=_package_version(),
+        version=package_version(),
         description=DESCRIPTION,
         lifespan=lifespan,
     )
@@ -99,15 +99,6 @@ def create_app(settings: Settings | None = None, model_uri: str | None = None) -
         known_paths=lambda: set(app.openapi()["paths"]),
     )
     return app
-
-
-def _package_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("ticket-triage")
-    except PackageNotFoundError:
-        return "0+unknown"
 
 
 def _error_body(field: str, problem: str) -> dict[str, Any]:

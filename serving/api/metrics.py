@@ -18,7 +18,7 @@ from prometheus_client import (
     multiprocess,
 )
 
-from serving.classifier import TicketClassifier
+from serving.model.classifier import TicketClassifier
 from serving.decision import Decision
 
 # Scoring one ticket takes milliseconds; batches of a thousand take around a second.

@@ -10,31 +10,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-from serving.decision import CATEGORIES, ROUTES, RULE_IDS
+from serving.decision import CATEGORIES, ROUTES, RULE_IDS, Prediction
+from serving.rules.routing import decide
+from serving.tickets import EXAMPLE_TICKET, parse_ticket
 
-EXAMPLE_TICKET: dict[str, Any] = {
-    "ticket_id": "T-1001",
-    "text": "I need to cancel my session tomorrow at 3pm, my mother was taken to the hospital.",
-    "created_at": "2026-03-02T09:00:00-05:00",
-    "timezone": "America/New_York",
-    "emergency": True,
-}
 EXAMPLE_PROBABILITIES = {"clinical": 0.03, "scheduling": 0.91, "billing": 0.02, "technical": 0.02, "account": 0.02}
-EXAMPLE_DECISION: dict[str, Any] = {
-    "ticket_id": "T-1001",
-    "category": "scheduling",
-    "confidence": 0.91,
-    "probabilities": EXAMPLE_PROBABILITIES,
-    "route": "support_team",
-    "rule_id": "SCHED-LT24-EMERGENCY",
-    "reason": "Appointment starts in 30.0 h ... an emergency was reported, so the Support Team can help.",
-    "needs_review": False,
-    "safety_flag": False,
-    "hours_until_appointment": 30.0,
-    "appointment_source": "text",
-    "hours_awaiting_provider": None,
-    "model_version": "3",
-}
+# The example answer is what the routing rules decide for the example ticket, so the two always agree.
+EXAMPLE_DECISION: dict[str, Any] = decide(
+    parse_ticket(EXAMPLE_TICKET),
+    Prediction("scheduling", EXAMPLE_PROBABILITIES["scheduling"], EXAMPLE_PROBABILITIES, False, "3"),
+).to_dict()
 
 
 class TicketIn(BaseModel):

@@ -6,7 +6,7 @@ import ipaddress
 import os
 import tempfile
 
-from triage.config import Settings
+from serving.settings import Settings
 
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.", "ip6-localhost"})
 

@@ -259,7 +259,7 @@ def test_api_batch_scoring_and_pyfunc_agree(client, api, champion):
     import mlflow
 
     from serving.scoring import score_batch
-    from triage.config import PROJ_ROOT
+    from serving.settings import PROJ_ROOT
 
     _, settings, _ = api
     columns = ["ticket_id", "text", "created_at", "appointment_at", "awaiting_provider_since", "emergency", "timezone"]

@@ -33,7 +33,7 @@ N_ROWS = 40
 @pytest.fixture
 def cli_env(trained, monkeypatch):
     """Point the CLI's settings at the test registry."""
-    from triage.config import get_settings
+    from serving.settings import get_settings
 
     settings, _ = trained
     monkeypatch.setenv("MLFLOW_TRACKING_URI", settings.tracking_uri)

@@ -13,14 +13,14 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.generate import write_tickets
-from serving.batch import work_dir_for
+from serving.batch.runner import work_dir_for
 from triage.cli import app
 
 pytestmark = pytest.mark.slow
 
 
 def test_killed_run_resumes_to_the_same_output(trained, tmp_path, monkeypatch):
-    from triage.config import get_settings
+    from serving.settings import get_settings
 
     settings, _ = trained
     monkeypatch.setenv("MLFLOW_TRACKING_URI", settings.tracking_uri)
@@ -55,7 +55,7 @@ def test_killed_run_resumes_to_the_same_output(trained, tmp_path, monkeypatch):
     assert not work.exists()
 
     # Interrupted again (in-process this time), then resumed against a changed input: refused.
-    from serving.batch import prepare_job, run_job
+    from serving.batch.runner import prepare_job, run_job
 
     def interrupt(index: int) -> None:
         if index == 1:

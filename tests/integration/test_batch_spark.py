@@ -22,7 +22,7 @@ pytestmark = [
 
 
 def test_spark_and_local_engines_agree(trained, tmp_path, monkeypatch):
-    from triage.config import get_settings
+    from serving.settings import get_settings
 
     settings, _ = trained
     monkeypatch.setenv("MLFLOW_TRACKING_URI", settings.tracking_uri)

@@ -75,7 +75,7 @@ def test_gate_keeps_the_champion_when_the_candidate_is_worse(tmp_path):
     # --force and `triage promote` override the gate.
     runner = CliRunner()
     env = {"MLFLOW_TRACKING_URI": settings.tracking_uri}
-    from triage.config import get_settings
+    from serving.settings import get_settings
 
     get_settings.cache_clear()
     result = runner.invoke(app, ["promote", "2"], env=env)
@@ -95,7 +95,7 @@ def test_same_seed_same_model(tmp_path):
     for name in ("a", "b"):
         settings = make_settings(tmp_path / name)
         summary = run_training(settings, small, grid=FAST_GRID)
-        from serving.loader import load_model
+        from serving.model.loader import load_model
 
         probas.append(load_model(f"models:/ticket-triage/{summary['version']}", settings).predict_proba(texts))
     assert (probas[0] == probas[1]).all()
@@ -109,7 +109,7 @@ def test_evaluate_command_prints_and_writes_the_figures(trained, tmp_path):
     data = tmp_path / "labelled.csv"
     frame.to_csv(data, index=False)
     results = tmp_path / "figures.json"
-    from triage.config import get_settings
+    from serving.settings import get_settings
 
     get_settings.cache_clear()
     result = CliRunner().invoke(

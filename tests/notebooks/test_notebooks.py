@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from triage.config import PROJ_ROOT
+from serving.settings import PROJ_ROOT
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")

@@ -6,7 +6,7 @@ import pytest
 
 from serving.api.deps import key_matches
 from serving.api.server import UnsafeBindError, check_bind, is_loopback
-from triage.config import Settings
+from serving.settings import Settings
 
 
 @pytest.mark.parametrize(

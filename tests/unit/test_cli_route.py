@@ -5,7 +5,7 @@ import json
 import typer
 from typer.testing import CliRunner
 
-from serving.cli_route import route_command
+from triage.route import route_command
 
 app = typer.Typer()
 app.command("route")(route_command)

@@ -2,8 +2,8 @@
 
 import pytest
 
-from serving.crisis import detect_crisis
-from serving.crisis_report import load_crisis_set, main, score_crisis_set
+from serving.rules.crisis import detect_crisis
+from pipeline.evaluation.crisis import load_crisis_set, main, score_crisis_set
 
 
 def test_labelled_set_size():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from pipeline.evaluate import classification_report, expected_calibration_error, format_report
+from pipeline.evaluation.metrics import classification_report, expected_calibration_error, format_report
 from pipeline.train import choose_thresholds
 from serving.decision import CATEGORIES
 

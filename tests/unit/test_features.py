@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from serving import features
+from serving.model import features
 from tests.conftest import SAMPLE
 
 pytestmark = pytest.mark.slow

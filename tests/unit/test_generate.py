@@ -8,7 +8,7 @@ import pytest
 from pipeline.generate import COLUMNS, generate_tickets, write_tickets
 from pipeline.phrasebank import BY_CATEGORY
 from serving.decision import CATEGORIES
-from triage.config import PROJ_ROOT
+from serving.settings import PROJ_ROOT
 
 SLOTS = {"provider", "when", "waited", "amount", "med", "insurer", "app"}
 

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from serving.decision import CATEGORIES, ROUTES, RULE_IDS, Prediction
-from serving.routing import decide
+from serving.rules.routing import decide
 from serving.tickets import TicketError, parse_ticket
 
 ZONES = ["America/New_York", "Europe/London", "Asia/Kolkata", "Australia/Lord_Howe", "UTC"]

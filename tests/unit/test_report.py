@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from serving.decision import RULE_IDS
-from serving.report import created_in_zone, summarize_backlog
+from pipeline.evaluation.backlog import created_in_zone, summarize_backlog
 
 
 def backlog() -> pd.DataFrame:

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.evaluate import classification_report
-from pipeline.reports import evaluation_frames, operating_points, precision_coverage_curve, worst_errors
+from pipeline.evaluation.metrics import classification_report
+from pipeline.evaluation.runs import evaluation_frames, operating_points, precision_coverage_curve, worst_errors
 from pipeline.train import choose_thresholds
 from serving.decision import CATEGORIES
 

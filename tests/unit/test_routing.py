@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from serving.decision import CATEGORIES, RULE_IDS, Prediction
-from serving.routing import decide
+from serving.rules.routing import decide
 from serving.tickets import parse_ticket
 
 CREATED = datetime(2024, 5, 15, 14, 0, tzinfo=UTC)

@@ -2,8 +2,8 @@
 
 import pytest
 
-from serving import signals
-from serving.textprep import prepare_text
+from serving.rules import signals
+from serving.rules.textprep import prepare_text
 
 CASES = {
     signals.detect_emergency: (

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from serving.timetext import elapsed_hours, find_appointment_time, find_wait_hours
+from serving.rules.timetext import elapsed_hours, find_appointment_time, find_wait_hours
 
 NY = ZoneInfo("America/New_York")
 # Wednesday 2024-05-15 10:00 in New York.
@@ -94,7 +94,7 @@ def test_wait_hours(text, expected):
 
 def test_wait_span_hint_is_in_every_wait_span():
     """find_wait_hours skips texts without the hint, so every span form must contain it."""
-    from serving.timetext import _WAIT_SPAN, _WAIT_SPAN_HINT
+    from serving.rules.timetext import _WAIT_SPAN, _WAIT_SPAN_HINT
 
     spans = [
         "3 days", "2 hrs", "a few wks", "several weeks ago", "5 hours now", "an hour",
@@ -110,9 +110,9 @@ def test_wait_span_hint_is_in_every_wait_span():
 
 def test_prepared_words_keep_every_anchor_word():
     """prepare_text drops words no detector anchors on; no anchor word may be dropped."""
-    import serving.crisis  # noqa: F401 - registers its anchors
-    import serving.signals  # noqa: F401
-    from serving.textprep import _ANCHORS, prepare_text
+    import serving.rules.crisis  # noqa: F401 - registers its anchors
+    import serving.rules.signals  # noqa: F401
+    from serving.rules.textprep import _ANCHORS, prepare_text
 
     words = sorted(_ANCHORS)
     text = " ".join(word.decode() for word in words)
@@ -135,7 +135,7 @@ _PIECES = [
 def test_the_start_check_does_not_change_what_the_scan_finds(text):
     import re
 
-    from serving import timetext
+    from serving.rules import timetext
 
     plain = re.compile(timetext._TOKEN_BODY)
     expected = [(m.span(), m.groupdict()) for m in plain.finditer(text)]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from triage.config import Settings
+from serving.settings import Settings
 
 
 def free_port() -> int:

@@ -11,7 +11,7 @@ Detectors only ever intersect the word set with their anchor sets, so ``prepare_
 the words that are some detector's anchor: ``anchor_words`` records every anchor it builds.
 Filtering a list against that one set is cheaper than building a set of all the words, and the
 smaller set makes every later lookup cheaper too. Detector modules build their anchors at import,
-so prepare texts after importing the detectors that will read them (``serving.routing`` imports
+so prepare texts after importing the detectors that will read them (``serving.rules.routing`` imports
 them all).
 """
 

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from serving.decision import CATEGORIES, Prediction
-from serving.routing import decide
+from serving.rules.routing import decide
 from serving.tickets import TicketError, parse_ticket
 
 def build_manual_prediction(category: str) -> Prediction:
@@ -84,7 +84,7 @@ def route_command(
         if category is not None:
             prediction = build_manual_prediction(category)
         else:
-            from serving.loader import load_model  # heavy imports only when the model is needed
+            from serving.model.loader import load_model  # heavy imports only when the model is needed
 
             prediction = load_model(model_uri).predict_one(ticket.text)
     except TicketError as error:

@@ -3,7 +3,7 @@
 The decisions are the local engine's, row for row, because both run the same pyfunc
 (``score_frame``) on the same inputs: ids default to the row number, a missing ``created_at``
 is filled with the run's start time before the UDF sees it, and multi-column text is joined by
-``serving.batch.join_text``.
+``serving.batch.runner.join_text``.
 
 Differences from the local engine, all outside the decisions: Spark's CSV reader decodes invalid
 UTF-8 bytes as U+FFFD, so here any row containing U+FFFD is rejected as badly encoded (the local
@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from serving.batch import CLASH_PREFIX, BatchJob, RunStats, join_text, local_model_copy
-from serving.batch_io import read_columns, write_text_atomic
+from serving.batch.runner import CLASH_PREFIX, BatchJob, RunStats, join_text, local_model_copy
+from serving.batch.io import read_columns, write_text_atomic
 from serving.decision import DECISION_COLUMNS, DECISION_TYPES
 from serving.tickets import INPUT_FIELDS
 

@@ -5,7 +5,7 @@ miss costs far more than a false alarm (a false alarm only sends the ticket to t
 the crisis lines in the reason). Each pattern is tied to anchor words; a ticket with none of the
 anchors costs one set intersection. A match is dropped when a clear negation sits right before it
 in the same clause ("I'm not suicidal") or when it is a known idiom ("jump off the call").
-The labelled set in ``serving/data/crisis_set.jsonl`` and ``python -m serving.crisis_report``
+The labelled set in ``data/crisis/crisis_set.jsonl`` and ``python -m pipeline.evaluation.crisis``
 measure recall and false-positive rate.
 """
 
@@ -14,9 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from serving.textprep import PreparedText, anchor_words, prepare_text
+from serving.rules.textprep import PreparedText, anchor_words, prepare_text
 
-_NT = r"(?:n'?t|not)"
 _KIN = (
     r"(?:baby|babies|son|daughter|child|kid|kids|children|wife|husband|partner|boyfriend|"
     r"girlfriend|mom|mother|dad|father|boss|coworker|co-worker|roommate|brother|sister|neighbou?r|"

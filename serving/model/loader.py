@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from serving.classifier import META_FILE, TicketClassifier
-from triage.config import Settings, get_settings
+from serving.model.classifier import META_FILE, TicketClassifier
+from serving.settings import Settings, get_settings
 
 
 def load_model(uri: str | None = None, settings: Settings | None = None) -> TicketClassifier:

@@ -2,6 +2,6 @@
 
 import mlflow
 
-from serving.pyfunc import TriageModel
+from serving.model.pyfunc import TriageModel
 
 mlflow.models.set_model(TriageModel())

@@ -14,7 +14,6 @@ number of chunks in flight so memory stays flat.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import multiprocessing
@@ -33,7 +32,18 @@ from typing import Any
 
 import pyarrow as pa
 
-from serving.batch_io import BatchFileError, Chunk, assemble, count_rows, file_format, read_chunks, read_columns, write_part, write_text_atomic
+from serving.batch.io import (
+    BatchFileError,
+    Chunk,
+    assemble,
+    count_rows,
+    file_format,
+    file_sha256,
+    read_chunks,
+    read_columns,
+    write_part,
+    write_text_atomic,
+)
 from serving.decision import DECISION_COLUMNS, DECISION_TYPES
 from serving.tickets import INPUT_FIELDS
 
@@ -126,7 +136,7 @@ def _init_worker(settings_env: dict[str, str]) -> None:
     """Worker start-up: import what scoring needs while the main process fetches the model."""
     os.environ.update(settings_env)
     import serving.scoring  # noqa: F401 - pandas, scikit-learn and the routing rules
-    from serving.classifier import _import_skops
+    from serving.model.classifier import _import_skops
 
     _import_skops()
 
@@ -134,8 +144,8 @@ def _init_worker(settings_env: dict[str, str]) -> None:
 def _classifier(model_path: str, key: str) -> Any:
     """The model at ``model_path``, loaded once per process (and per model version, in-process)."""
     if _WORKER.get("key") != key:
-        from serving.loader import load_model
-        from triage.config import Settings
+        from serving.model.loader import load_model
+        from serving.settings import Settings
 
         _WORKER["classifier"] = load_model(model_path, Settings())
         _WORKER["key"] = key
@@ -261,15 +271,6 @@ def _score_and_store(
 
 
 # ---------------------------------------------------------------- the run
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file, read in 8 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 23):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def work_dir_for(output: Path) -> Path:
@@ -419,7 +420,7 @@ def local_model_copy(model_uri: str, settings: Any, into: Path) -> tuple[str, st
     """
     import yaml
 
-    from serving.classifier import META_FILE
+    from serving.model.classifier import META_FILE
 
     try:
         path = Path(model_uri)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -73,3 +74,11 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings, read once."""
     return Settings()
+
+
+def package_version() -> str:
+    """This package's installed version ("0+unknown" when run from a source tree without installing)."""
+    try:
+        return version("ticket-triage")
+    except PackageNotFoundError:  # pragma: no cover - depends on the install
+        return "0+unknown"

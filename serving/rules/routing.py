@@ -11,9 +11,9 @@ confidence is its ``p_clinical``); rounding them is the presentation layer's cho
 
 from __future__ import annotations
 
-from serving.crisis import detect_crisis
+from serving.rules.crisis import detect_crisis
 from serving.decision import CATEGORIES, Decision, Prediction
-from serving.signals import (
+from serving.rules.signals import (
     detect_emergency,
     detect_end_care,
     detect_insurance,
@@ -23,9 +23,9 @@ from serving.signals import (
     detect_recurring_change,
     detect_urgent_refill,
 )
-from serving.textprep import PreparedText, prepare_text
+from serving.rules.textprep import PreparedText, prepare_text
 from serving.tickets import Ticket
-from serving.timetext import elapsed_hours, find_appointment_time, find_wait_hours
+from serving.rules.timetext import elapsed_hours, find_appointment_time, find_wait_hours
 
 ESCALATE_AFTER_HOURS = 48.0
 LATE_CANCEL_HOURS = 24.0

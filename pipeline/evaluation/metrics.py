@@ -112,7 +112,7 @@ def evaluate_file(path, model_uri: str | None, settings) -> tuple[dict[str, Any]
         The report and its text table.
     """
     from pipeline.data import load_labelled
-    from serving.loader import load_model
+    from serving.model.loader import load_model
     from serving.scoring import score_frame
 
     frame = load_labelled(path)

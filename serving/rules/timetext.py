@@ -14,7 +14,7 @@ am/pm, first weekday after today, "move my 4pm to 5pm"), so its answers would ne
 anyway. The common patterns are a handful of compiled regexes resolved with ``datetime``.
 dateparser stays as a fallback for month-name phrasings the regexes do not cover ("December the
 third"): a cheap regex sees a month name with no date found, and only then is dateparser called.
-Texts with no digit and no time word are rejected by a word-set lookup (``serving.textprep``)
+Texts with no digit and no time word are rejected by a word-set lookup (``serving.rules.textprep``)
 before any regex runs.
 """
 
@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
-from serving.textprep import PreparedText, anchor_words, prepare_text
+from serving.rules.textprep import PreparedText, anchor_words, prepare_text
 
 # Words that can start a time phrase; a ticket with none of them and no digit has no time.
 _TIME_WORDS = anchor_words(

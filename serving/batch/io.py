@@ -14,6 +14,7 @@ reject naming the column; its values are never written out.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -290,6 +291,52 @@ def read_chunks(path: Path, kind: str, chunk_size: int) -> Iterator[Chunk]:
     if kind == "jsonl":
         return _jsonl_chunks(path, chunk_size)
     return _parquet_chunks(path, chunk_size)
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read in 8 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 23):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_table(path: Path, chunk_size: int = 50_000) -> tuple[Any, dict[int, tuple[str, str]]]:
+    """Read a whole CSV, JSON Lines or Parquet file the way batch scoring reads it.
+
+    The one table reader for every file the project takes in (training data, evaluation sets,
+    batch input): same formats, same per-row encoding checks, same row numbers.
+
+    Args:
+        path: the file; its extension names the format.
+        chunk_size: rows read at a time.
+
+    Returns:
+        The readable rows as a pandas frame (CSV cells as strings, JSON values as their JSON type,
+        Parquet columns as their Arrow type) and, for each unreadable row, its 1-based row number
+        -> (field, problem). Unreadable rows are not in the frame.
+
+    Raises:
+        BatchFileError: for an unknown extension or a file that cannot be opened.
+    """
+    kind = file_format(path, "input")
+    read_columns(path, kind)  # whole-file problems (no file, no header) fail here, with their reason
+    tables, bad = [], {}
+    for chunk in read_chunks(path, kind, chunk_size):
+        if chunk.bad:
+            keep = [i for i in range(chunk.table.num_rows) if i not in chunk.bad]
+            tables.append(chunk.table.take(pa.array(keep, pa.int64())))
+            bad.update({chunk.first_row + i: reason for i, reason in chunk.bad.items()})
+        else:
+            tables.append(chunk.table)
+    tables = [t for t in tables if t.num_columns]
+    if not tables:
+        import pandas as pd
+
+        return pd.DataFrame(), bad
+    table = pa.concat_tables(tables, promote_options="permissive")
+    return table.to_pandas(), bad
 
 
 def count_rows(path: Path, kind: str) -> int | None:

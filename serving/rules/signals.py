@@ -1,14 +1,14 @@
 """Facts the routing rules need beyond the predicted category (CONTRACT.md section 3.1).
 
 Each detector is an anchor-word lookup followed, only when an anchor is present, by a small
-regex; see ``serving.textprep`` for why. All take a ``PreparedText``.
+regex; see ``serving.rules.textprep`` for why. All take a ``PreparedText``.
 """
 
 from __future__ import annotations
 
 import re
 
-from serving.textprep import PreparedText, anchor_words
+from serving.rules.textprep import PreparedText, anchor_words
 
 
 def _matches(prepared: PreparedText, anchors: frozenset[bytes], pattern: re.Pattern) -> bool:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from serving.decision import CATEGORIES
-from triage.config import Settings
+from serving.settings import Settings
 
 # Artifacts a training run logs (pipeline/tracking.py); external is absent when the run had no external set.
 EVALUATION_ARTIFACTS: dict[str, str] = {
@@ -95,19 +95,6 @@ def evaluation_frames(artifacts: dict[str, Any]) -> dict[str, pd.DataFrame]:
         frames[f"reliability_{name}"] = pd.DataFrame(artifacts[name]["reliability"])
     frames["thresholds"] = pd.Series(artifacts.get("thresholds", {}), name="threshold").rename_axis("category").to_frame()
     return frames
-
-
-def load_run_evaluation(run_id: str, settings: Settings) -> dict[str, pd.DataFrame]:
-    """A run's logged evaluation (holdout, external if any, thresholds) as DataFrames.
-
-    Args:
-        run_id: the training run.
-        settings: where the tracking store is.
-
-    Returns:
-        The tables of ``evaluation_frames``.
-    """
-    return evaluation_frames(load_run_artifacts(run_id, settings))
 
 
 def precision_coverage_curve(

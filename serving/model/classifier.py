@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from serving.decision import CATEGORIES, Prediction
-from serving.features import transform_texts
+from serving.model.features import transform_texts
 
 ESTIMATOR_FILE = "estimator.skops"
 META_FILE = "classifier.json"

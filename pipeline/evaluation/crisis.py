@@ -1,6 +1,6 @@
 """Print recall and false-positive rate of the crisis detector on the labelled set.
 
-Usage: ``python -m serving.crisis_report [--split tune|holdout|all] [--show-errors]``.
+Usage: ``python -m pipeline.evaluation.crisis [--split tune|holdout|all] [--show-errors]``.
 Exits 1 when recall on the whole set (or on the one ``--split`` asked for) is below 1.0 or the
 false-positive rate above 2 %. ``--show-errors`` prints the misread examples; they are invented
 test sentences, not client text.
@@ -20,9 +20,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from serving.crisis import detect_crisis
+from serving.rules.crisis import detect_crisis
+from serving.settings import PROJ_ROOT
 
-DATA_PATH = Path(__file__).resolve().parent / "data" / "crisis_set.jsonl"
+DATA_PATH = PROJ_ROOT / "data" / "crisis" / "crisis_set.jsonl"
 TARGET_RECALL = 1.0
 TARGET_FPR = 0.02
 

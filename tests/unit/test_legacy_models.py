@@ -1,0 +1,41 @@
+"""Models saved before the ``serving/model/`` move name ``serving.features.StaticEmbedder``: they still load
+and decide exactly as before."""
+
+from __future__ import annotations
+
+import zipfile
+
+import pandas as pd
+import pytest
+
+from serving.model.classifier import ESTIMATOR_FILE, TicketClassifier
+from serving.scoring import score_frame
+from tests.conftest import SAMPLE
+
+pytestmark = pytest.mark.slow
+
+
+def _as_saved_before_the_move(folder):
+    """Rewrite a saved classifier so its skops file names the old module path, as old files do."""
+    path = folder / ESTIMATOR_FILE
+    with zipfile.ZipFile(path) as source:
+        members = {name: source.read(name) for name in source.namelist()}
+    schema = members["schema.json"].decode()
+    assert '"serving.model.features"' in schema
+    members["schema.json"] = schema.replace('"serving.model.features"', '"serving.features"').encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for name, data in members.items():
+            target.writestr(name, data)
+
+
+def test_a_model_saved_before_the_move_gives_the_same_decisions(champion, tmp_path):
+    import skops.io as sio
+
+    folder = champion.save(tmp_path / "old")
+    _as_saved_before_the_move(folder)
+    assert "serving.features.StaticEmbedder" in sio.get_untrusted_types(file=folder / ESTIMATOR_FILE)
+
+    old = TicketClassifier.load(folder, version=champion.version)
+    frame = pd.read_csv(SAMPLE, dtype=str, keep_default_na=False).head(1500)
+    now = pd.Timestamp("2026-03-05T18:00:00Z").to_pydatetime()
+    pd.testing.assert_frame_equal(score_frame(old, frame, now=now), score_frame(champion, frame, now=now))
