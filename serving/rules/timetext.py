@@ -109,11 +109,14 @@ _TOKEN_START = r"(?=[\d@]|(?<![a-z])[a-z])"
 _TOKEN = re.compile(rf"{_TOKEN_START}(?:{_TOKEN_BODY})")
 # A day word right after a bare number makes it a clock ("8 tonight"); after "my N" also "on
 # Friday", "next week" ("my 11 on Friday").
-_DAY_AFTER = re.compile(r"\s+(?:today|tonight|tomorrow|tmrw|this\s+(?:morning|afternoon|evening))\b")
+_DAY_AFTER = re.compile(
+    r"\s+(?:today|tonight|tomorrow|tmrw|this\s+(?:morning|afternoon|evening))\b"
+)
 _MY_DAY_AFTER = re.compile(rf"\s+(?:on|this|next|{_WEEKDAY})\b")
 # "at 3" that is not a clock ("at 3 hours", "at 3%", "at 3.5").
 _AT_NOT_CLOCK = re.compile(
-    r"\.\d|\s*(?:%|percent|hours?|hrs?|days?|minutes?|mins?|weeks?|people|times|mg|months?|years?)\b"
+    r"\.\d|\s*(?:%|percent|hours?|hrs?|days?|minutes?|mins?|weeks?|months?|years?|people|times|"
+    r"mg)\b"
 )
 # What may sit between a date and its clock ("tomorrow at 3pm", "my Jan 3 appointment at 10am",
 # "earlier today, the 3:30 one") and between a clock and its date ("3pm on Friday", "my 8:00 am
@@ -123,7 +126,7 @@ _DATE_CLOCK_GAP = re.compile(
     rf"\s*[,(-]?\s*(?:{_SLOT_NOUN}\s*)?(?:(?:,|at|@|by|around|from|for|starting at)\s*)?"
     r"(?:the\s+)?"
 )
-_CLOCK_DATE_GAP = re.compile(rf"\s*(?:{_SLOT_NOUN}\s+)?(?:,|on|this|next)?\s*")
+_CLOCK_DATE_GAP = re.compile(rf"\s*(?:{_SLOT_NOUN}\s+)?(?:,|on|this|next)?\s*(?:the\s+)?")
 _WEEKDAY_DATE_GAP = re.compile(r"\s*,?\s*(?:the\s+)?")
 # "every Friday", "weekly Monday sessions", "every-other-friday", "at 3 every night": habitual.
 _HABITUAL_BEFORE = re.compile(r"(?:every|each|other|weekly|usual|regular|normal)[\s-]+$")
@@ -416,7 +419,9 @@ def _find_phrases(low: str, base: date, created: datetime, zone: tzinfo) -> list
     for match in _TOKEN.finditer(low):
         g = match.groupdict()
         start, end = match.span()
-        if _HABITUAL_AFTER.match(low, end) or _HABITUAL_BEFORE.search(low, max(0, start - 16), start):
+        if _HABITUAL_AFTER.match(low, end) or _HABITUAL_BEFORE.search(
+            low, max(0, start - 16), start
+        ):
             pending_clock = None
             continue
         if _is_clock(g):
