@@ -25,7 +25,9 @@ _EMERGENCY = re.compile(
     r"\bhospitali[sz]ed\b|\bemergency (?:room|surgery|c-section)\b|"
     r"\b(?:family|medical|health) emergency\b|"
     r"(?<!work )(?<!job )(?<!office )(?<!business )(?<!client )(?<!car )(?<!not an )(?<!no )"
-    r"(?<!isn't an )\bemergency\b(?! (?:contact|number|line|hotline|fund))|"
+    r"(?<!isn't an )\bemergency\b(?! (?:contact|number|line|hotline|fund))"
+    r"(?!\s+(?:at|with|for|from|in)\s+(?:work|my job|the job|the office|my office|school|a client|"
+    r"my client|my boss))|"
     r"\b(?<!by )accident\b|\bpassed away\b|\b(?:died|dying)\b|\bdeath in (?:the|my|our) family\b|"
     r"\bfuneral\b|\bambulance\b|\bparamedics\b|\b(?:heart attack|stroke|seizure)\b|"
     r"\bcollapsed\b|\b(?:suddenly|very|really|seriously|gravely) (?:ill|sick)\b|"
@@ -55,8 +57,10 @@ _LOCKED_WORDS = anchor_words(
     "locked lockout lock disabled suspended deactivated frozen blocked attempts code codes "
     "2fa verification reset authenticator file registered associated linked tied"
 )
+# "I'm not locked out", "never been locked out": a denial is not a lock-out.
+_LOCK_DENIED = r"(?<!not )(?<!n't )(?<!never )(?<!not been )(?<!never been )(?<!n't been )"
 _LOCKED = re.compile(
-    r"\blocked out\b|\block(?:ed)?[- ]?out\b|\baccount (?:is |was |got |has been |been |keeps getting )?"
+    rf"{_LOCK_DENIED}\block(?:ed)?[- ]?out\b|\baccount (?:is |was |got |has been |been |keeps getting )?"
     r"(?:locked|disabled|suspended|deactivated|frozen|blocked)|"
     r"\b(?:locked|disabled|suspended|deactivated|froze|blocked) (?:my |the )?account\b|"
     r"\btoo many (?:\w+ )?attempts\b|"

@@ -7,6 +7,19 @@ and day without a year is the nearest such date; a bare clock 1-7 is pm, 8-11 am
 without a time is 12:00, except today/tonight (later the same day); an unknown time on the next
 day sets ``needs_review``; of several times the first referring to an existing appointment wins.
 
+Choices where the contract is silent: an explicit am/pm always wins, and so does a part of day
+written beside a bare clock ("at 8 tonight" is 20:00, "7:30 tomorrow morning" is 07:30), so the
+1-7/8-11 rule only decides clocks that state nothing else. "Midnight" is the end of the day it
+is attached to ("Friday at midnight" is Saturday 00:00), "12am" its start. "In 3 days" and "3 days
+ago" keep the clock time of ``created_at`` (calendar days in the client's zone); "in 2 hours" is
+elapsed time. A time counts as the appointment's only where the ticket talks about an appointment:
+a phrase must sit in a sentence with an appointment word ("session", "cancel", "reschedule"...),
+or, failing any such phrase, be a clock time or a time ahead ("in 2 hours"); and no time counts that
+dates a message ("I wrote her 3 days ago") or waking, living or dying.
+So "better off not waking up tomorrow", "my last dose was this morning" and "I'm up at 3 every
+night" are not appointments. Plural and habitual weekdays ("Mondays", "every other Friday") are a
+recurring series, not a date.
+
 Why hand-written regexes and not dateparser for everything: dateparser costs about 1 ms per call
 (measured: 0.85-1.3 ms for "Dec 3", "12/03"), which alone would cap batch scoring near 1,000
 tickets/s, and it knows none of the contract's rules (nearest date without a year, bare-clock
@@ -21,6 +34,7 @@ before any regex runs.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
@@ -54,31 +68,38 @@ _MONTH = (
 )
 _WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 _WEEKDAY = r"(?:monday|tuesday|tues|wednesday|weds|thursday|thurs|friday|saturday|sunday)"
+_PART = r"(?:morning|afternoon|evening|night)"
 _PART_HOURS = {"morning": 9, "afternoon": 15, "evening": 18, "night": 20}
+_OFFSET_UNIT = r"(?:hours?|hrs?|minutes?|mins?|days?|weeks?|wks?)"
 
-# Date phrases (named groups tell the kinds apart).
+# Date phrases (named groups tell the kinds apart). A weekday must end its word: "Mondays" is a
+# recurring day, not a date.
 _DATE = (
     r"(?P<rel>today|tonight|tomorrow|tomorow|tommorow|tommorrow|tmrw|tmr|yesterday)"
-    r"(?:'s)?(?:\s+(?P<relpart>morning|afternoon|evening|night))?"
+    rf"(?:'s)?(?:\s+(?P<relpart>{_PART}))?"
     r"|(?P<thispart>this\s+(?:morning|afternoon|evening))"
-    rf"|(?:(?P<wdmod>this|next|last|coming|on)\s+)?(?P<wd>{_WEEKDAY})"
-    r"(?:'s)?(?:\s+(?P<wdpart>morning|afternoon|evening|night))?"
+    rf"|(?:(?P<wdmod>this|next|last|coming|on)\s+)?(?P<wd>{_WEEKDAY})\b"
+    rf"(?:'s)?(?:\s+(?P<wdpart>{_PART}))?"
     rf"|(?P<mon>{_MONTH})\.?\s+(?:the\s+)?(?P<mday>\d{{1,2}})(?:st|nd|rd|th)?\b"
     r"(?:,?\s+(?P<myear>\d{4})\b)?"
     rf"|(?P<dday>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<dmon>{_MONTH})\b"
     r"(?:,?\s+(?P<dyear>\d{4})\b)?"
     r"|(?P<iso>(?P<iy>\d{4})-(?P<im>\d{2})-(?P<id>\d{2}))"
     r"|(?<![\d/.])(?P<nm>\d{1,2})/(?P<nd>\d{1,2})(?:/(?P<ny>\d{4}|\d{2}))?(?![\d/]|\s*(?:of|hours?|hrs?)\b)"
-    rf"|\bin\s+(?P<innum>{_NUM})\s+(?P<inunit>hours?|hrs?|minutes?|mins?|days?)\b"
+    rf"|\bin\s+(?P<innum>{_NUM})\s+(?P<inunit>{_OFFSET_UNIT})\b(?!\s+ago)"
+    rf"|(?<![\w-])(?P<agonum>{_NUM})\s+(?P<agounit>{_OFFSET_UNIT})\s+(?P<agodir>ago|from now)\b"
 )
-# Clock phrases.
+# Clock phrases. One pattern reads every written clock, so "at 9pm" is one phrase whose "pm" is
+# read (two alternatives, "at 9" and "9pm", once let the earlier-starting "at 9" win). A bare
+# number matches too and is dropped by ``_clock`` unless something marks it as a clock: "at" or
+# "@" before it, minutes, am/pm, "o'clock", "noon", a part of day, or a day word right after it
+# ("8 tonight", "my 11 on Friday").
 _CLOCK = (
-    r"(?P<ch>\d{1,2})(?::(?P<cm>\d{2}))?\s*(?P<mer>a\.?m\.?|p\.?m\.?)(?![a-z])"
-    r"|(?<![\d:/.])(?P<hh>\d{1,2}):(?P<mm>\d{2})(?![\d:])"
+    r"(?:(?P<at>\bat|@)\s*)?"
+    r"(?<![\d:/.])(?P<ch>\d{1,2})(?:(?P<sep>[:.])(?P<cm>\d{2}))?(?![\d:/]|\.\d)"
+    r"(?:\s*(?P<mer>[ap])\.?\s?m(?![a-z])\.?|\s*(?P<och>o'?clock)|\s*(?P<cnoon>noon|midnight)\b"
+    rf"|\s+(?:in\s+the|at)\s+(?P<cpart>{_PART})\b)?"
     r"|(?<![a-z])(?P<noon>noon|midday|midnight)"  # not the "noon" of "good afternoon"
-    r"|(?:\bat|@)\s*(?P<ath>\d{1,2})(?![\d:/.]|\s*(?:%|percent|hours?|hrs?|days?|minutes?|mins?|"
-    r"weeks?|people|times|o'?clock))"
-    r"|(?P<och>\d{1,2})\s*o'?clock"
 )
 _TOKEN_BODY = rf"\b(?:{_DATE})|(?:{_CLOCK})"
 # Every phrase starts with a digit, "@" or a letter that follows no other letter (a word start, or
@@ -86,59 +107,83 @@ _TOKEN_BODY = rf"\b(?:{_DATE})|(?:{_CLOCK})"
 # alternatives costs several, so the scan runs about 2.5 times faster and finds the same matches.
 _TOKEN_START = r"(?=[\d@]|(?<![a-z])[a-z])"
 _TOKEN = re.compile(rf"{_TOKEN_START}(?:{_TOKEN_BODY})")
-# What may sit between a date and its clock ("tomorrow at 3pm", "3pm on Friday").
-_DATE_CLOCK_GAP = re.compile(r"\s*(?:,|at|@|by|around|from|for)?\s*(?:at\s+)?")
-_CLOCK_DATE_GAP = re.compile(r"\s*(?:,|on|this|next)?\s*")
+# A day word right after a bare number makes it a clock ("8 tonight"); after "my N" also "on
+# Friday", "next week" ("my 11 on Friday").
+_DAY_AFTER = re.compile(
+    r"\s+(?:today|tonight|tomorrow|tmrw|this\s+(?:morning|afternoon|evening))\b"
+)
+_MY_DAY_AFTER = re.compile(rf"\s+(?:on|this|next|{_WEEKDAY})\b")
+# "at 3" that is not a clock ("at 3 hours", "at 3%", "at 3.5").
+_AT_NOT_CLOCK = re.compile(
+    r"\.\d|\s*(?:%|percent|hours?|hrs?|days?|minutes?|mins?|weeks?|months?|years?|people|times|"
+    r"mg)\b"
+)
+# What may sit between a date and its clock ("tomorrow at 3pm", "my Jan 3 appointment at 10am",
+# "earlier today, the 3:30 one") and between a clock and its date ("3pm on Friday", "my 8:00 am
+# slot today").
+_SLOT_NOUN = r"(?:appointment|appt|session|slot|call|visit|one)"
+_DATE_CLOCK_GAP = re.compile(
+    rf"\s*[,(-]?\s*(?:{_SLOT_NOUN}\s*)?(?:(?:,|at|@|by|around|from|for|starting at)\s*)?"
+    r"(?:the\s+)?"
+)
+_CLOCK_DATE_GAP = re.compile(rf"\s*(?:{_SLOT_NOUN}\s+)?(?:,|on|this|next)?\s*(?:the\s+)?")
+_WEEKDAY_DATE_GAP = re.compile(r"\s*,?\s*(?:the\s+)?")
+# "every Friday", "weekly Monday sessions", "every-other-friday", "at 3 every night": habitual.
+_HABITUAL_BEFORE = re.compile(r"(?:every|each|other|weekly|usual|regular|normal)[\s-]+$")
+_HABITUAL_AFTER = re.compile(r"\s+(?:every|each)\b")
+# Words that say a sentence is about an appointment. A time in any other sentence ("my last dose
+# was this morning", "better off not waking up tomorrow") is not the appointment's time.
+_APPOINTMENT_CUE = re.compile(
+    r"\b(?:appointments?|appts?|sessions?|visits?|slots?|booking|booked|book|consult\w*|"
+    r"(?:video|phone|our|my|the) call|cancel\w*|reschedul\w*|re-?book\w*|schedul\w*|move|moving|"
+    r"moved|push(?:ed)? (?:back|it)|postpon\w*|make it|can'?t make|cannot make|attend\w*|"
+    r"come in|be there|show(?:ed)? up|no[- ]?show\w*|join\w*|log(?:ged)? (?:on|in)|calendar|"
+    r"available|availability|instead|(?:another|a new|a different|other) time|"
+    r"(?:can|could) (?:i|we) do|can'?t do (?=\d|at\b|to(?:day|night|morrow)|this|next|\w+day\b))\b|"
+    # "my 9am", "our 4pm", "my 11 tomorrow": a clock owned by the client is an appointment
+    r"\b(?:my|our) \d{1,2}(?::\d{2})?(?:\s*(?:[ap]\.?m\b|o'?clock)|\s+(?:today|tonight|tomorrow|"
+    r"this|next|on)\b)"
+)
+# A time that dates something else: a message right before it ("I wrote to my therapist 6 days
+# ago", which is the wait reader's business), or waking, living or dying ("better off not waking up
+# tomorrow": a crisis phrase is never an appointment).
+_MESSAGE_VERB = (
+    r"(?:wrote|written|messaged|emailed|e-mailed|texted|sent|contacted|asked|called|pinged|"
+    r"reached out(?: to)?|left(?: (?:a|her|him|them) (?:message|voicemail))?)"
+)
+_DATES_OTHER = re.compile(
+    rf"\b{_MESSAGE_VERB}\b(?:\s+[\w.']+){{0,4}}\s*$|"
+    r"\b(?:wak(?:e|ing)(?: up)?|woke(?: up)?|be (?:here|alive|around)|live(?: to see)?|die|"
+    r"dying|dead|gone|make it through|get through|survive)\s+(?:by\s+|until\s+|past\s+)?$"
+)
+# Dots that do not end a sentence ("Dr. Patel", "7 p.m.", "St. Mary's", "3.5"): blanked before
+# the text is cut into sentences.
+_NON_FINAL_DOT = re.compile(
+    r"\b(?:dr|drs|mr|mrs|ms|mx|prof|st|jr|sr|vs|etc|approx|appt|jan|feb|mar|apr|jun|jul|aug|"
+    r"sep|sept|oct|nov|dec|mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)\.|\b[ap]\.(?=\s?m\b)|"
+    r"(?<=\b[ap]\.m)\.|(?<=\b[ap]m)\.(?=\s*[a-z0-9])|(?<=\d)\.(?=\d)"
+)
+_SENTENCE_END = re.compile(r"[.!?\n;]+")
 # Words that mark a time as the appointment the ticket is about...
 _EXISTING_BEFORE = re.compile(
     r"(?:\bmy|\bour|appointment|\bappt|session|scheduled|booked|\bmissed|\bmiss|cancel\w*|"
+    r"reschedul\w*|\bmove|\bpush|instead of|rather than|"
     r"\bfrom|\bhave|\bhad|\bcurrent(?:ly)?|\bfor|\bis|\bwas)\s*(?:\w+\s*){0,2}$"
 )
-_EXISTING_AFTER = re.compile(r"(?:'s)?\s*(?:appointment|appt|session|therapy|visit|call)")
+_EXISTING_AFTER = re.compile(r"(?:'s)?\s*(?:appointment|appt|session|therapy|visit|call|slot)")
 # ...and words that mark it as a new or proposed time, or a time the client wrote to the provider.
+# "to" counts only right before the time ("move my 4pm to 5pm"), not in "I need to cancel Friday".
 _TARGET_BEFORE = re.compile(
-    r"(?:\bto|\binstead|\bnew|\buntil|\bor|\bavailable|\bopen(?:ing)?|\bfree|\bswitch(?: it)? to|"
-    r"\bbook(?: me)?(?: for| in)?|\bwrote|\bmessaged|\bemailed|\btexted|\bsent|\bcontacted|"
-    r"\bsince|\bcalled|\bleft (?:a|her|him|them) (?:message|voicemail))\s*(?:\w+\s*){0,1}$"
+    r"(?:\b(?:to|until|till|or)\s+(?:the\s+|a\s+)?"
+    r"|(?:\binstead(?! of)|\bnew|\bavailable|\bopen(?:ing)?|\bfree|\bswitch(?: it)? to|"
+    r"\bbook(?: me)?(?: for| in)?|\bsince)\s*(?:\w+\s*){0,1})$"
 )
+_TARGET_AFTER = re.compile(r"\s*,?\s*instead\b")
 _PAST_CUE = re.compile(
     r"\bmissed\b|\bwas\b|\bwere\b|\bdidn'?t\b|\bdid not\b|\bearlier\b|\bago\b|no[- ]show|"
     r"never (?:showed|joined|came)|\bcharged\b"
 )
 _MONTH_WORD = re.compile(rf"\b{_MONTH}\b(?!\s+(?:i|we|you|he|she|they|be|have)\b)")
-# Waiting for the provider: a cue in the sentence, then a duration or an anchor date.
-# One \b shared by a group instead of one per alternative: Python's ``re`` skips an alternative
-# that starts with a literal after a single comparison but must fully try one that starts with
-# \b, so this form runs several times faster. No two alternatives can match at the same
-# position, so grouping them in another order finds the same matches.
-_WAIT_CUE = re.compile(
-    r"\b(?:no (?:reply|replies|response|answer|word|callback|call back)|"
-    r"not (?:replied|responded|answered|heard|gotten back|got back|written back)|"
-    r"waiting|wrote\b|messaged\b|emailed\b|texted\b|sent (?:her|him|them|my|a|an)\b|"
-    r"reached out|left (?:a|her|him|them) (?:message|voicemail)|contacted\b|ignor|ghost|"
-    r"unanswered)|"
-    r"n'?t (?:replied|responded|answered|heard|gotten back|got back|written back|get back|reply|"
-    r"respond|answer|hear|called back|returned)|"
-    r"radio silence|still nothing|nothing back|heard nothing|"
-    r"never (?:replied|responded|answered|got back|wrote back)"
-)
-_WAIT_SPAN = re.compile(
-    rf"(?<![\w-])(?P<num>{_NUM})\s+(?P<unit>hours?|hrs?|days?|weeks?|wks?)\b(?:\s+(?P<ago>ago|now))?"
-    rf"|\bsince\s+(?:last\s+)?(?P<swd>{_WEEKDAY})|\bsince\s+(?P<srel>yesterday|last week)"
-    rf"|\bon\s+(?:last\s+)?(?P<owd>{_WEEKDAY})|\b(?P<lwd>last\s+{_WEEKDAY})"
-    r"|\b(?P<yest>yesterday)|\b(?P<lweek>last week)"
-    rf"|\bsince\s+(?P<smon>{_MONTH})\.?\s+(?P<sday>\d{{1,2}})"
-    r"|\bsince\s+(?P<snm>\d{1,2})/(?P<snd>\d{1,2})(?![\d/])"
-)
-_WAIT_WORDS = anchor_words(
-    "reply replies response answer callback call heard back replied responded answered hear "
-    "respond returned waiting wrote messaged emailed texted sent reached left contacted ignoring "
-    "ignored ignores ghosted ghosting silence unanswered nothing"
-)
-_SENTENCE = re.compile(r"[^.!?\n;]+")
-# Every _WAIT_SPAN alternative contains one of these (weekday names contain "day" except the
-# abbreviations listed), so a text without any of them has no wait to read.
-_WAIT_SPAN_HINT = re.compile(r"day|hour|hr|week|wk|tues|weds|thurs|since")
 _UNIT_HOURS = {"h": 1.0, "d": 24.0, "w": 168.0, "m": 1 / 60}
 
 
@@ -202,27 +247,63 @@ def _number(word: str) -> float:
     return float(word) if word[0].isdigit() else float(_NUMBER_WORDS[word])
 
 
-def _clock(groups: dict) -> tuple[int, int] | None:
-    """Hour and minute from a clock match, applying the contract's am/pm rules."""
-    if groups["ch"] is not None:
-        hour, minute = int(groups["ch"]), int(groups["cm"] or 0)
-        if not 1 <= hour <= 12 or minute > 59:
-            return None
-        pm = groups["mer"][0] == "p"
-        return (hour % 12 + (12 if pm else 0), minute)
-    if groups["noon"] is not None:
-        return (0, 0) if groups["noon"] == "midnight" else (12, 0)
-    if groups["hh"] is not None:
-        hour, minute = int(groups["hh"]), int(groups["mm"])
-    elif groups["ath"] is not None:
-        hour, minute = int(groups["ath"]), 0
-    else:
-        hour, minute = int(groups["och"]), 0
-    if hour > 23 or minute > 59:
+def _sentence_starts(low: str) -> list[int]:
+    """Offsets where a new sentence begins, ignoring the dots of "Dr.", "p.m." and "3.5"."""
+    if "." in low:
+        low = _NON_FINAL_DOT.sub(lambda m: " " * len(m.group()), low)
+    return [m.end() for m in _SENTENCE_END.finditer(low)]
+
+
+# A clock as written: (hour, minute, meridiem), meridiem "a"/"p" for am/pm, None for a bare clock,
+# "h" for an hour already on the 24-hour clock (noon is 12, midnight 24: the end of its day).
+_Clock = tuple[int, int, str | None]
+
+
+def _clock(g: dict, low: str, start: int, end: int) -> tuple[_Clock, str | None] | None:
+    """The clock of a match and the part of day written with it, or None if it is no clock."""
+    if g["noon"] is not None:
+        return ((24 if g["noon"] == "midnight" else 12), 0, "h"), None
+    hour, minute = int(g["ch"]), int(g["cm"] or 0)
+    if minute > 59:
         return None
-    if 1 <= hour <= 7:  # bare 1-7 is pm, 8-11 am, 12 noon; 0 and 13-23 are 24-hour clock
-        hour += 12
-    return (hour, minute)
+    if g["mer"] is not None:
+        return ((hour, minute, g["mer"]), None) if 1 <= hour <= 12 else None
+    if g["cnoon"] is not None:  # "12 noon", "12 midnight"
+        return (((24 if g["cnoon"] == "midnight" else 12), 0, "h"), None) if hour == 12 else None
+    if g["sep"] == "." or hour > 23:  # "3.50" is a price unless am/pm follows
+        return None
+    if g["cm"] is None and g["och"] is None and g["cpart"] is None:
+        if g["at"] is not None:
+            if _AT_NOT_CLOCK.match(low, end):
+                return None
+        elif _DAY_AFTER.match(low, end) is None and not (
+            low.endswith(("my ", "our "), 0, start) and _MY_DAY_AFTER.match(low, end)
+        ):
+            return None  # a bare number
+    return (hour, minute, None), g["cpart"]
+
+
+def _clock_time(clock: _Clock, part: str | None) -> tuple[int, int]:
+    """Hour (0-24) and minute of a clock, applying the contract's am/pm rule to bare clocks.
+
+    A part of day states am or pm as plainly as the letters do, so it decides first.
+    """
+    hour, minute, meridiem = clock
+    if meridiem == "h":
+        return hour, minute
+    if meridiem is not None:
+        return hour % 12 + (12 if meridiem == "p" else 0), minute
+    if hour == 0 or hour > 12:  # 24-hour clock
+        return hour, minute
+    if part == "morning":
+        return hour, minute
+    if part is not None:  # afternoon, evening, night: pm; 12 at night is midnight
+        if hour == 12:
+            return (12 if part == "afternoon" else 24), minute
+        return hour + 12, minute
+    if 1 <= hour <= 7:  # bare 1-7 is pm, 8-11 am, 12 noon
+        return hour + 12, minute
+    return hour, minute
 
 
 def _nearest_date(base: date, month: int, day: int) -> date | None:
@@ -250,24 +331,32 @@ def _explicit_date(year: str | None, month: int, day: int, base: date) -> date |
         return None
 
 
+def _wall_clock_shift(created: datetime, zone: tzinfo, days: int) -> datetime:
+    """``created`` moved by whole calendar days in the client's zone (same clock time)."""
+    local = created.astimezone(zone)
+    return (local.replace(tzinfo=None) + timedelta(days=days)).replace(tzinfo=zone)
+
+
 @dataclass(slots=True)
 class _Phrase:
     """One date/clock phrase found in the text, before resolution."""
 
     start: int
     end: int
+    kind: str = "clock"  # "clock", "rel", "weekday", "date" (month/day), "exact", "ago"
     day: date | None = None
-    clock: tuple[int, int] | None = None
+    clock: _Clock | None = None
     part: str | None = None
     exact: datetime | None = None  # "in 2 hours": already an instant
     same_day: str | None = None  # "today"/"tonight" without a clock
 
 
-def _date_phrase(g: dict, base: date, created: datetime) -> _Phrase | None:
+def _date_phrase(g: dict, base: date, created: datetime, zone: tzinfo) -> _Phrase | None:
     """Resolve the date part of a match (clock parts are merged by the caller)."""
-    phrase = _Phrase(0, 0)
+    phrase = _Phrase(0, 0, kind="date")
     if g["rel"] is not None:
         rel = g["rel"]
+        phrase.kind = "rel"
         if rel.startswith("tod") or rel == "tonight":
             phrase.day = base
             phrase.same_day = rel
@@ -277,9 +366,11 @@ def _date_phrase(g: dict, base: date, created: datetime) -> _Phrase | None:
             phrase.day = base + timedelta(days=1)
         phrase.part = g["relpart"] or ("night" if rel == "tonight" else None)
     elif g["thispart"] is not None:
+        phrase.kind = "rel"
         phrase.day = base
         phrase.part = g["thispart"].split()[-1]
     elif g["wd"] is not None:
+        phrase.kind = "weekday"
         weekday = _WEEKDAYS[g["wd"][:3]]
         if g["wdmod"] == "last":
             back = (base.weekday() - weekday) % 7 or 7
@@ -299,56 +390,80 @@ def _date_phrase(g: dict, base: date, created: datetime) -> _Phrase | None:
         if not 1 <= month <= 12:
             return None
         phrase.day = _explicit_date(g["ny"], month, day, base)
-    elif g["innum"] is not None:
-        amount = _number(g["innum"])
-        unit = g["inunit"][0]
-        if unit == "d":
-            phrase.day = base + timedelta(days=int(amount))
+    elif g["innum"] is not None or g["agonum"] is not None:
+        ago = g["agodir"] == "ago"
+        amount = _number(g["innum"] or g["agonum"]) * (-1 if ago else 1)
+        unit = (g["inunit"] or g["agounit"])[0]
+        phrase.kind = "ago" if ago else "exact"
+        if unit in "dw":  # calendar days keep the clock time
+            days = amount * (7 if unit == "w" else 1)
+            if days != int(days):
+                return None
+            phrase.exact = _wall_clock_shift(created, zone, int(days))
         else:
             phrase.exact = created + timedelta(hours=amount * _UNIT_HOURS[unit])
-            return phrase
+        return phrase
     else:
         return None
     return phrase if phrase.day is not None else None
 
 
-def _find_phrases(low: str, base: date, created: datetime) -> list[_Phrase]:
+def _is_clock(g: dict) -> bool:
+    return g["ch"] is not None or g["noon"] is not None
+
+
+def _find_phrases(low: str, base: date, created: datetime, zone: tzinfo) -> list[_Phrase]:
     """All date/clock phrases, with a date and its clock merged into one phrase."""
     phrases: list[_Phrase] = []
     pending_clock: _Phrase | None = None  # a clock waiting for a following date ("3pm friday")
     for match in _TOKEN.finditer(low):
         g = match.groupdict()
         start, end = match.span()
-        is_clock = (
-            g["ch"] is not None or g["hh"] is not None or g["noon"] is not None
-            or g["ath"] is not None or g["och"] is not None
-        )  # fmt: skip
-        if is_clock:
-            clock = _clock(g)
-            if clock is None:
+        if _HABITUAL_AFTER.match(low, end) or _HABITUAL_BEFORE.search(
+            low, max(0, start - 16), start
+        ):
+            pending_clock = None
+            continue
+        if _is_clock(g):
+            found = _clock(g, low, start, end)
+            if found is None:
                 continue
+            clock, part = found
             last = phrases[-1] if phrases else None
             if (
                 last is not None and last.clock is None and last.exact is None
                 and _DATE_CLOCK_GAP.fullmatch(low, last.end, start)
             ):  # fmt: skip
                 last.clock, last.end = clock, end
+                last.part = part or last.part
                 continue
-            phrase = _Phrase(start, end, clock=clock)
+            phrase = _Phrase(start, end, clock=clock, part=part)
             phrases.append(phrase)
             pending_clock = phrase
             continue
-        phrase = _date_phrase(g, base, created)
+        phrase = _date_phrase(g, base, created, zone)
         if phrase is None:
             continue
         phrase.start, phrase.end = start, end
+        last = phrases[-1] if phrases else None
         if (
-            pending_clock is not None and phrases and phrases[-1] is pending_clock
-            and phrase.exact is None and _CLOCK_DATE_GAP.fullmatch(low, pending_clock.end, start)
+            last is not None and last.kind == "weekday" and phrase.kind == "date"
+            and _WEEKDAY_DATE_GAP.fullmatch(low, last.end, start)
         ):  # fmt: skip
-            pending_clock.day, pending_clock.part, pending_clock.end = phrase.day, None, end
-            pending_clock.same_day = phrase.same_day
+            # "Friday, March 7": the explicit date says which Friday.
+            last.day, last.end, last.kind = phrase.day, end, "date"
             pending_clock = None
+            continue
+        if (
+            pending_clock is not None and last is pending_clock and phrase.exact is None
+            and _CLOCK_DATE_GAP.fullmatch(low, pending_clock.end, start)
+        ):  # fmt: skip
+            pending_clock.day, pending_clock.end = phrase.day, end
+            pending_clock.kind = phrase.kind
+            pending_clock.part = pending_clock.part or phrase.part
+            pending_clock.same_day = phrase.same_day
+            if phrase.kind != "weekday":
+                pending_clock = None
             continue
         pending_clock = None
         phrases.append(phrase)
@@ -384,8 +499,8 @@ def _fallback_month_phrase(low: str, base: date, created: datetime) -> _Phrase |
         start = offset + window.find(phrase_text)
         has_clock = when.hour != 0 or when.minute != 0
         return _Phrase(
-            start, start + len(phrase_text), day=day,
-            clock=(when.hour, when.minute) if has_clock else None,
+            start, start + len(phrase_text), kind="date", day=day,
+            clock=(when.hour, when.minute, "h") if has_clock else None,
         )  # fmt: skip
     return None
 
@@ -407,27 +522,48 @@ def _add_fallback(phrases: list[_Phrase], low: str, base: date, created: datetim
     phrases.sort(key=lambda p: p.start)
 
 
+def _appointment_phrases(phrases: list[_Phrase], low: str) -> list[_Phrase]:
+    """The phrases that can be the appointment's time (see the module docstring)."""
+    phrases = [
+        p for p in phrases if not _DATES_OTHER.search(low, max(0, p.start - 60), p.start)
+    ]
+    cues = [m.start() for m in _APPOINTMENT_CUE.finditer(low)]
+    if cues:
+        starts = _sentence_starts(low)
+        cued = {bisect_right(starts, cue) for cue in cues}
+        kept = [p for p in phrases if bisect_right(starts, p.start) in cued]
+        if kept:
+            return kept
+    # No sentence talks about an appointment: only a clock or a time ahead ("in 2 hours") can
+    # still be one; a day alone or "3 days ago" dates something else.
+    return [p for p in phrases if p.clock is not None or p.kind == "exact"]
+
+
+def _at(day: date, hour: int, minute: int, zone: tzinfo) -> datetime:
+    if hour == 24:  # midnight: the end of the day
+        day, hour = day + timedelta(days=1), 0
+    return datetime.combine(day, time(hour, minute), tzinfo=zone)
+
+
 def _instant(phrase: _Phrase, zone: tzinfo, created: datetime, low: str) -> tuple[datetime, bool]:
     """The phrase as an aware datetime plus whether the reading needs review."""
     if phrase.exact is not None:
         return phrase.exact, False
-    local_now = created.astimezone(zone)
-    base = local_now.date()
-    if phrase.day is None:  # clock alone: today, or the next day if today's has passed
-        hour, minute = phrase.clock
-        at = datetime.combine(base, time(hour, minute), tzinfo=zone)
-        if at < created and _PAST_CUE.search(low) is None:
-            return datetime.combine(base + timedelta(days=1), time(hour, minute), tzinfo=zone), True
-        return at, False
+    base = created.astimezone(zone).date()
     if phrase.clock is not None:
-        return datetime.combine(phrase.day, time(*phrase.clock), tzinfo=zone), False
-    if phrase.same_day is not None:
-        # "today"/"tonight" without a clock: later the same day, so 0 <= h < 24.
-        hour = _PART_HOURS.get(phrase.part or "", 12)
-        at = datetime.combine(phrase.day, time(hour, 0), tzinfo=zone)
-        return max(at, created), False
+        hour, minute = _clock_time(phrase.clock, phrase.part)
+        if phrase.day is not None:
+            return _at(phrase.day, hour, minute, zone), False
+        # A clock alone: today, or the next day if today's has passed.
+        at = _at(base, hour, minute, zone)
+        if at < created and _PAST_CUE.search(low) is None:
+            return _at(base + timedelta(days=1), hour, minute, zone), True
+        return at, False
     hour = _PART_HOURS.get(phrase.part or "", 12)
     at = datetime.combine(phrase.day, time(hour, 0), tzinfo=zone)
+    if phrase.same_day is not None:
+        # "today"/"tonight" without a clock: later the same day, so 0 <= h < 24.
+        return max(at, created), False
     # An unknown time on the next day may fall on either side of 24 h.
     return at, phrase.day == base + timedelta(days=1)
 
@@ -436,15 +572,16 @@ def _pick_existing(phrases: list[_Phrase], low: str) -> tuple[_Phrase, bool]:
     """The first phrase that refers to an existing appointment, and whether that was unclear."""
     if len(phrases) == 1:
         return phrases[0], False
-    for phrase in phrases:
+
+    def is_target(phrase: _Phrase) -> bool:
         before = low[max(0, phrase.start - 30) : phrase.start]
-        if _TARGET_BEFORE.search(before):
-            continue
+        return bool(_TARGET_BEFORE.search(before) or _TARGET_AFTER.match(low, phrase.end))
+
+    candidates = [p for p in phrases if not is_target(p)]
+    for phrase in candidates:
+        before = low[max(0, phrase.start - 30) : phrase.start]
         if _EXISTING_BEFORE.search(before) or _EXISTING_AFTER.match(low, phrase.end):
             return phrase, False
-    candidates = [
-        p for p in phrases if not _TARGET_BEFORE.search(low[max(0, p.start - 30) : p.start])
-    ]
     if len(candidates) == 1:
         return candidates[0], False
     return phrases[0], True
@@ -461,24 +598,78 @@ def find_appointment_time(
         zone: the ticket's ``timezone`` field, if any.
 
     Returns:
-        The appointment time and whether it needs review, or None when the text names no time.
+        The appointment time and whether it needs review, or None when the text names no time
+        for an appointment.
     """
     prepared = prepare_text(text) if isinstance(text, str) else text
     if not has_time_words(prepared):
         return None
     low = prepared.low
     zone = resolve_zone(created_at, zone)
-    base = created_at.astimezone(zone).date()
-    phrases = _find_phrases(low, base, created_at)
-    _add_fallback(phrases, low, base, created_at)
-    if not phrases:
-        return None
-    phrase, unclear = _pick_existing(phrases, low)
     try:
+        base = created_at.astimezone(zone).date()
+        phrases = _find_phrases(low, base, created_at, zone)
+        _add_fallback(phrases, low, base, created_at)
+        phrases = _appointment_phrases(phrases, low) if phrases else phrases
+        if not phrases:
+            return None
+        phrase, unclear = _pick_existing(phrases, low)
         at, review = _instant(phrase, zone, created_at, low)
     except (OverflowError, ValueError):  # dates at the edge of the calendar
         return None
     return TextTime(at=at, needs_review=unclear or review)
+
+
+# Waiting for the provider. A sentence counts when it says a message went to the provider ("I
+# messaged Dr. Patel", "I wrote her"), that no reply came ("haven't heard back"), or that the
+# client is waiting for one ("waiting for her to answer"); waiting for a dose to work, writing in a
+# journal or emailing the Support Team are not unanswered messages to the provider.
+_PROVIDER = (
+    r"(?:provider|therapist|psychiatrist|psychologist|counsel+or|doctor|dr|prescriber|clinician|np|"
+    r"practitioner|care team)"
+)
+_NO_REPLY = re.compile(
+    r"\b(?:no (?:reply|replies|response|answer|word|callback|call back)|"
+    r"not (?:replied|responded|answered|heard|gotten back|got back|written back)|"
+    r"ignor(?:ing|ed|es)\b|ghost|unanswered|radio silence|still nothing|nothing back|"
+    r"heard nothing|never (?:replied|responded|answered|got back|wrote back|heard))|"
+    r"n'?t (?:replied|responded|answered|heard|gotten back|got back|written back|get back|reply|"
+    r"respond|answer|hear|called back|returned)"
+)
+_WAITING = re.compile(
+    r"\bwaiting\b[^.!?;]{0,40}?\b(?:repl(?:y|ies)|response|answer|callback|call back|hear|word|"
+    rf"her|him|them|{_PROVIDER})\b"
+)
+# A message verb and who it went to: the provider, or a message without a named recipient.
+_SENT = re.compile(
+    rf"\b{_MESSAGE_VERB}\s+(?:(?:a|an|my|the)\s+(?:message|note|email|text|voicemail|question)\s+"
+    rf"(?:to|for)\s+)?(?:her|him|them|(?:my|the|our)\s+{_PROVIDER}|{_PROVIDER}\b|"
+    r"(?:a|an|my)\s+(?:message|note|email|question|voicemail|portal message))"
+)
+_MESSAGE_NOUN = re.compile(r"\b(?:message|messages|email|text|voicemail|question|note)\b")
+# Someone other than the provider: such a sentence is about them unless it names the provider too.
+_OTHER_ADDRESSEE = re.compile(
+    r"\b(?:support|help ?desk|customer service|billing (?:team|department|office)|insurance|"
+    r"insurer|pharmacy|pharmacist|you guys|your team|front desk|admin)\b"
+)
+_PROVIDER_WORD = re.compile(rf"\b{_PROVIDER}\b")
+_WAIT_SPAN = re.compile(
+    rf"(?<![\w-])(?P<num>{_NUM})\s+(?P<unit>hours?|hrs?|days?|weeks?|wks?)\b(?:\s+(?P<ago>ago|now))?"
+    rf"|\bsince\s+(?:last\s+)?(?P<swd>{_WEEKDAY})|\bsince\s+(?P<srel>yesterday|last week)"
+    rf"|\b(?:on|from)\s+(?:last\s+)?(?P<owd>{_WEEKDAY})|\b(?P<lwd>last\s+{_WEEKDAY})"
+    r"|\b(?P<yest>yesterday)|\b(?P<lweek>last week)"
+    rf"|\bsince\s+(?P<smon>{_MONTH})\.?\s+(?P<sday>\d{{1,2}})"
+    r"|\bsince\s+(?P<snm>\d{1,2})/(?P<snd>\d{1,2})(?![\d/])"
+)
+_WAIT_WORDS = anchor_words(
+    "reply replies response answer callback call heard back replied responded answered hear "
+    "respond returned waiting wrote written messaged emailed mailed texted sent reached left "
+    "contacted asked called pinged ignoring ignored ignores ghosted ghosting silence unanswered "
+    "nothing"
+)
+# Every _WAIT_SPAN alternative contains one of these (weekday names contain "day" except the
+# abbreviations listed), so a text without any of them has no wait to read.
+_WAIT_SPAN_HINT = re.compile(r"day|hour|hr|week|wk|tues|weds|thurs|since")
 
 
 def _wait_anchor(g: dict, base: date) -> date | None:
@@ -498,14 +689,44 @@ def _wait_anchor(g: dict, base: date) -> date | None:
     return None
 
 
+def _sentence_wait(chunk: str, base: date, zone: tzinfo, created_at: datetime) -> float | None:
+    """The longest wait one sentence states, or None."""
+    sent = _SENT.search(chunk) is not None
+    if not sent and _NO_REPLY.search(chunk) is None and _WAITING.search(chunk) is None:
+        return None
+    if _OTHER_ADDRESSEE.search(chunk) and not _PROVIDER_WORD.search(chunk):
+        return None
+    # A bare day ("yesterday", "on Monday") dates the wait only when it dates a message: in "she
+    # missed our session yesterday and I haven't heard from her" it dates the session.
+    dates_message = sent or _MESSAGE_NOUN.search(chunk) is not None
+    best: float | None = None
+    for match in _WAIT_SPAN.finditer(chunk):
+        g = match.groupdict()
+        if g["num"] is not None:
+            hours = _number(g["num"]) * _UNIT_HOURS[g["unit"][0]]
+        else:
+            since = g["swd"] or g["srel"] or g["smon"] or g["snm"]
+            if since is None and not dates_message:
+                continue
+            day = _wait_anchor(g, base)
+            if day is None:
+                continue
+            sent_at = datetime.combine(day, time(12, 0), tzinfo=zone)
+            hours = elapsed_hours(sent_at, created_at)
+        if hours >= 0 and (best is None or hours > best):
+            best = hours
+    return best
+
+
 def find_wait_hours(
     text: str | PreparedText, created_at: datetime, zone: tzinfo | None = None
 ) -> float | None:
     """Read how long the client has waited for the provider's reply, from the text.
 
-    Only sentences with a waiting cue ("no reply", "wrote her", "haven't heard back") count.
-    A day without a time ("I wrote her on Saturday") is read at 12:00 in the client's zone.
-    When several spans are found the longest wait is used: it is the first, unanswered message.
+    Only sentences that state a message to the provider, a missing reply or a wait for one count
+    (see ``_SENT``, ``_NO_REPLY``, ``_WAITING``). A day without a time ("I wrote her on
+    Saturday") is read at 12:00 in the client's zone. When several spans are found the longest
+    wait is used: it is the first, unanswered message.
 
     Args:
         text: the ticket text, or the same from ``prepare_text``.
@@ -517,29 +738,16 @@ def find_wait_hours(
     """
     prepared = prepare_text(text) if isinstance(text, str) else text
     low = prepared.low
-    if (
-        _WAIT_WORDS.isdisjoint(prepared.words)
-        or _WAIT_SPAN_HINT.search(low) is None
-        or _WAIT_CUE.search(low) is None
-    ):
+    if _WAIT_WORDS.isdisjoint(prepared.words) or _WAIT_SPAN_HINT.search(low) is None:
         return None
     zone = resolve_zone(created_at, zone)
     base = created_at.astimezone(zone).date()
     best: float | None = None
-    for sentence in _SENTENCE.finditer(low):
-        chunk = sentence.group()
-        if _WAIT_CUE.search(chunk) is None:
-            continue
-        for match in _WAIT_SPAN.finditer(chunk):
-            g = match.groupdict()
-            if g["num"] is not None:
-                hours = _number(g["num"]) * _UNIT_HOURS[g["unit"][0]]
-            else:
-                day = _wait_anchor(g, base)
-                if day is None:
-                    continue
-                sent = datetime.combine(day, time(12, 0), tzinfo=zone)
-                hours = elapsed_hours(sent, created_at)
-            if hours >= 0 and (best is None or hours > best):
-                best = hours
+    previous = 0
+    for start in [*_sentence_starts(low), len(low)]:
+        chunk = low[previous:start]
+        previous = start
+        hours = _sentence_wait(chunk, base, zone, created_at)
+        if hours is not None and (best is None or hours > best):
+            best = hours
     return best

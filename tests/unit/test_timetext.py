@@ -25,26 +25,26 @@ def hours(text, created=CREATED, zone=NY):
         ("can I cancel tomorrow at 3pm", (29.0, False)),
         ("my session today 5:30", (7.5, False)),  # bare 5 -> pm
         ("today at 9", (-1.0, False)),  # bare 9 -> am, already passed today
-        ("tonight", (10.0, False)),
-        ("this Thursday", (26.0, True)),  # next day, no time -> 12:00 + review
+        ("cancel my session tonight", (10.0, False)),
+        ("my appointment this Thursday", (26.0, True)),  # next day, no time -> 12:00 + review
         ("next Monday at 10", (120.0, False)),  # bare 10 -> am; first Monday after today
         ("on Wednesday at 2pm", (172.0, False)),  # same weekday -> next week
         ("in 2 hours", (2.0, False)),
         ("in half an hour", (0.5, False)),
         ("Dec 3 at 2pm", (-3931.0, False)),  # nearest Dec 3 (past, 164 d) beats 202 d ahead
         ("Sep 3 at 2pm", (2668.0, False)),  # nearest Sep 3 is ahead
-        ("Feb 3", (-2445.0, False)),  # nearest Feb 3 is in the past (EST -> EDT: one hour less)
-        ("12/03", (-3933.0, False)),  # US month/day
-        ("07/04", (1202.0, False)),
+        ("my Feb 3 session", (-2445.0, False)),  # nearest Feb 3 is in the past (EST -> EDT: one hour less)
+        ("cancel 12/03", (-3933.0, False)),  # US month/day
+        ("appointment on 07/04", (1202.0, False)),
         ("at noon tomorrow", (26.0, False)),
         ("tomorrow at noon", (26.0, False)),
         ("Good afternoon, I need to cancel my session", None),  # a greeting is not a time
         ("my session is in the afternoon", None),  # a part of day alone names no day
-        ("tomorrow", (26.0, True)),  # next day without time: could be either side of 24 h
+        ("cancel tomorrow", (26.0, True)),  # next day without time: could be either side of 24 h
         ("move my 4pm to 5pm", (6.0, False)),  # the existing appointment
         ("switch my friday session to monday", (50.0, False)),
-        ("friday and saturday", (50.0, True)),  # unclear -> first + review
-        ("friday or saturday works", (50.0, False)),  # "or saturday" is an alternative
+        ("friday and saturday are bad, please reschedule", (50.0, True)),  # unclear -> first + review
+        ("reschedule: friday or saturday works", (50.0, False)),  # "or saturday" is an alternative
         ("I missed my 9am", (-1.0, False)),
         ("3pm on Friday", (53.0, False)),
         ("appt on 3-dec at 4pm", (-3929.0, False)),  # dateparser fallback
@@ -140,3 +140,85 @@ def test_the_start_check_does_not_change_what_the_scan_finds(text):
     plain = re.compile(timetext._TOKEN_BODY)
     expected = [(m.span(), m.groupdict()) for m in plain.finditer(text)]
     assert [(m.span(), m.groupdict()) for m in timetext._TOKEN.finditer(text)] == expected
+
+
+# Issue 11, item 4: read wrong before (ticket created Thursday 2026-03-05 18:00 UTC, no zone).
+ISSUE_CREATED = datetime(2026, 3, 5, 18, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("cancel my session tomorrow at 7am", (13.0, False)),  # am/pm beats the bare-clock rule
+        ("tomorrow at 9pm", (27.0, False)),
+        ("Can't make it tomorrow at 9pm, can we reschedule?", (27.0, False)),
+        ("I can't do the session at 8 tonight.", (2.0, False)),  # a part of day says pm
+        ("Can't do 8 tonight, my flight got delayed.", (2.0, False)),
+        ("cancel my appointment at 7:30 tomorrow morning", (13.5, False)),
+        ("move my 7:30 tomorrow morning to later", (13.5, False)),
+        ("I need to cancel Friday at 3pm, can I do Monday instead?", (21.0, False)),
+        ("cancel tomorrow at 8.", (14.0, False)),  # a full stop after a bare clock
+        ("reschedule my 11 tomorrow?", (17.0, False)),
+        ("my Jan 3 appointment at 10am", (-1472.0, False)),  # the noun between date and clock
+        ("I missed my session earlier today, the 3:30 one.", (-2.5, False)),
+        ("Waited the entire 8:00 am slot today. Nobody came.", (-10.0, False)),
+        ("I missed my appointment 2 hours ago", (-2.0, False)),
+        ("cancel my session in 3 days", (72.0, False)),  # calendar days keep the clock time
+        ("cancel my appointment at 7 in the morning tomorrow", (13.0, False)),
+        ("cancel my session tonight at midnight", (6.0, False)),  # the end of today
+        ("cancel my appointment Friday, March 6 at 3pm", (21.0, False)),
+        ("cancel my 3 o'clock tomorrow", (21.0, False)),
+        ("cancel my session tomorrow at 7 a.m. Thanks", (13.0, False)),
+        ("cancel my session at 3.50", None),  # a price, not a clock
+    ],
+)
+def test_issue_times(text, expected):
+    assert hours(text, created=ISSUE_CREATED, zone=None) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "better off not waking up tomorrow",  # a crisis phrase is never an appointment
+        "waking up tomorrow",
+        "some nights I think everyone would be better off if I just didn't wake up tomorrow. "
+        "Is there any way to get an earlier session?",  # the session is another sentence
+        "better off not waking up tomorrow, cancel my session",
+        "my last dose was this morning, can someone help",
+        "Since we reduced the dose I'm up at 3 every night.",
+        "Can we move my weekly Monday sessions to Wednesdays from now on?",  # a recurring series
+        "the every-other-friday slot doesnt work anymore",
+        "I wrote to my therapist 6 days ago about moving our sessions",  # dates the message
+        "Refill request went in a week ago and it still says processing.",
+        "Death in the family, my aunt died this morning.",
+        "I have an appointment with Dr. Lee. It is on Friday.",  # a day alone in another sentence
+    ],
+)
+def test_not_an_appointment_time(text):
+    assert hours(text, created=ISSUE_CREATED, zone=None) is None
+
+
+def test_time_in_the_appointment_sentence_wins_over_an_earlier_one():
+    text = "Death in the family, my aunt died this morning. Please cancel today at 5."
+    assert hours(text, created=ISSUE_CREATED, zone=None) == (-1.0, False)  # 17:00 UTC
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I've been waiting 3 weeks for the new dose to kick in", None),
+        ("I wrote in my mood journal for 5 days", None),
+        ("emailed the support team 3 days ago", None),
+        ("I emailed the support team 3 days ago about my insurance and haven't heard back.", None),
+        ("Been waiting on my insurance company for 2 weeks to reprocess the claim", None),
+        ("My provider missed our session yesterday at 4pm and I haven't heard from her.", None),
+        ("I messaged Dr. Patel 3 days ago about my dose", 72.0),  # "Dr." ends no sentence
+        ("It's been 2 days since I asked Dr. Osei about the form and he hasn't responded.", 48.0),
+        ("Four days ago I asked Dr. Lin why I was billed more. Nothing back.", 96.0),
+        ("I've been waiting 3 days for my therapist to reply", 72.0),
+        ("I sent a message 4 days ago and nothing back", 96.0),
+        ("She hasn't answered my message from Monday", 78.0),  # Monday 12:00 UTC
+    ],
+)
+def test_issue_waits(text, expected):
+    assert find_wait_hours(text, ISSUE_CREATED, None) == expected
