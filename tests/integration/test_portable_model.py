@@ -90,11 +90,11 @@ def tickets(tmp_path) -> Path:
     return path
 
 
-def _score_locally(settings, tickets: Path, output: Path, monkeypatch) -> pd.DataFrame:
+def _score_locally(settings, tickets: Path, output: Path, monkeypatch, *options: str) -> pd.DataFrame:
     """``triage score`` (the local engine) on ``tickets``."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", settings.tracking_uri)
     get_settings.cache_clear()
-    result = CliRunner().invoke(app, ["score", str(tickets), "-o", str(output), "--workers", "0"])
+    result = CliRunner().invoke(app, ["score", str(tickets), "-o", str(output), "--workers", "0", *options])
     get_settings.cache_clear()
     assert result.exit_code == 0, result.output
     return pd.read_parquet(output)
@@ -131,17 +131,28 @@ def test_a_fresh_venv_loads_the_model_and_decides_as_triage_score(trained, champ
 @pytest.mark.skipif(shutil.which("java") is None, reason="Java is not installed")
 def test_spark_executors_in_a_fresh_venv_decide_as_the_local_engine(trained, fresh_python, tickets, tmp_path, monkeypatch):
     settings, _ = trained
-    local = _score_locally(settings, tickets, tmp_path / "local.parquet", monkeypatch)
+    # Subject and body columns (--text-col), so the executors also run the join of several text columns.
+    frame = pd.read_csv(tickets, dtype=str, keep_default_na=False)
+    parts = frame.pop("text").str.partition(",")
+    frame.insert(1, "subject", parts[0])
+    frame.insert(2, "body", parts[2])
+    source = tmp_path / "subject_body.csv"
+    frame.to_csv(source, index=False)
+    local = _score_locally(settings, source, tmp_path / "local.parquet", monkeypatch, "--text-col", "subject,body")
 
-    # The driver is this project (in a new process, so Spark starts with the fresh venv's workers); the
-    # executors' Python is the fresh venv, with no PYTHONPATH: the model's code can only come from the model.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    check = "import importlib.util as u; print([u.find_spec(m) is not None for m in ('serving', 'pipeline', 'triage')])"
+    assert _run([str(fresh_python), "-c", check], empty, _isolated_env(), 120).stdout.strip() == "[False, False, False]"
+    # The driver is this project, in a new process so that Spark starts with the fresh venv as its
+    # workers' Python; they get no PYTHONPATH: the model's code can only come from the model.
     driver = f"import sys; sys.path.insert(0, {str(PROJ_ROOT)!r}); from triage.cli import app; app(prog_name='triage')"
     env = _isolated_env(PYSPARK_PYTHON=str(fresh_python), MLFLOW_TRACKING_URI=settings.tracking_uri)
     output = tmp_path / "spark.parquet"
-    command = [sys.executable, "-c", driver, "score", str(tickets), "-o", str(output), "--engine", "spark", "--spark-master", "local[2]"]
-    _run(command, tmp_path, env, 1200)
+    command = [sys.executable, "-c", driver, "score", str(source), "-o", str(output), "--text-col", "subject,body"]
+    _run([*command, "--engine", "spark", "--spark-master", "local[2]"], empty, env, 1200)
 
     spark = pd.read_parquet(output)
     _assert_same_decisions(local, spark)
-    assert spark["text"].tolist() == local["text"].tolist()
+    assert spark[["subject", "body"]].equals(local[["subject", "body"]])
     assert (tmp_path / "spark.rejects.jsonl").read_text() == (tmp_path / "local.rejects.jsonl").read_text() == ""
