@@ -11,18 +11,18 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+import serving
 from serving.model.classifier import TicketClassifier
-import serving.model
-from serving.model.pyfunc import CLASSIFIER_ARTIFACT, INPUT_EXAMPLE, model_signature
+from serving.model.pyfunc import CLASSIFIER_ARTIFACT, INPUT_EXAMPLE, model_signature, pip_requirements
 
 log = logging.getLogger(__name__)
 
 # Models from code: MLflow stores this file instead of a pickled PythonModel, so nothing in the model is pickled.
-PYFUNC_ENTRY = Path(serving.model.__file__).parent / "pyfunc_entry.py"
-PIP_REQUIREMENTS = [
-    "mlflow>=3.7", "scikit-learn>=1.6", "skops>=0.11", "model2vec>=0.6", "pandas>=2.2", "numpy>=2.0",
-    "dateparser>=1.2", "pydantic-settings>=2.3",
-]
+PYFUNC_ENTRY = Path(serving.__file__).parent / "model" / "pyfunc_entry.py"
+# The model's own code travels inside it: MLflow copies the package to the artifact's code/ folder and
+# puts that folder first on sys.path at load, so the model loads wherever its requirements are installed.
+# serving/ imports nothing from pipeline/ or triage/ (tests/unit/test_layout.py), so it is enough.
+CODE_PATHS = [str(Path(serving.__file__).parent)]
 
 
 def next_version(client: MlflowClient, name: str) -> str:
@@ -58,7 +58,8 @@ def log_and_register(classifier: TicketClassifier, name: str) -> str:
             artifacts={CLASSIFIER_ARTIFACT: str(folder)},
             signature=model_signature(),
             input_example=INPUT_EXAMPLE,
-            pip_requirements=PIP_REQUIREMENTS,
+            pip_requirements=pip_requirements(),
+            code_paths=CODE_PATHS,
             model_config={"model_version": version},
             registered_model_name=name,
         )

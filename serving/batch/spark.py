@@ -5,10 +5,14 @@ The decisions are the local engine's, row for row, because both run the same pyf
 is filled with the run's start time before the UDF sees it, and multi-column text is joined by
 ``serving.batch.runner.join_text``.
 
-Differences from the local engine, all outside the decisions: Spark's CSV reader decodes invalid
-UTF-8 bytes as U+FFFD, so here any row containing U+FFFD is rejected as badly encoded (the local
-engine tells the two apart exactly); non-string input columns are cast to strings for the UDF;
-the output is written by Spark's own writers (value formatting may differ slightly).
+Invalid UTF-8 is found per row, as the local engine finds it, and told apart from a genuine U+FFFD
+in the file (which is scored): Spark's CSV reader would decode both to U+FFFD, so CSV is read as
+ISO-8859-1 (one character per byte, nothing lost) and each cell's bytes are checked with
+``is_valid_utf8``; Spark's JSON reader turns a line with invalid bytes into a corrupt record, which
+is parsed again with the bytes replaced to find the field and the ticket id.
+
+Differences from the local engine, all outside the decisions: non-string input columns are cast to
+strings for the UDF; the output is written by Spark's own writers (value formatting may differ slightly).
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ ROW = "__triage_row"
 CORRUPT = "_corrupt_record"
 REJECT_FIELD = "__triage_reject_field"
 REJECT_PROBLEM = "__triage_reject_problem"
+BROKEN = "__triage_broken"  # the first field holding invalid UTF-8, "row" when none can be named
+BYTES = "ISO-8859-1"  # decodes every byte to the code point of the same value, so encoding it back is lossless
 
 
 def spark_session(master: str | None = None) -> Any:
@@ -71,24 +77,56 @@ def _result_type() -> str:
 
 
 def _read(spark: Any, job: BatchJob) -> Any:
+    from pyspark.sql import functions as F
     from pyspark.sql.types import StringType, StructField, StructType
 
     path = str(job.input)
     if job.in_format == "csv":
-        from pyspark.sql import functions as F
-
         header = read_columns(job.input, "csv")
         schema = StructType([StructField(c, StringType()) for c in header] + [StructField(CORRUPT, StringType())])
         frame = (
             spark.read.schema(schema)
-            .options(header=True, multiLine=True, escape='"', mode="PERMISSIVE", columnNameOfCorruptRecord=CORRUPT)
+            .options(header=True, multiLine=True, escape='"', mode="PERMISSIVE", columnNameOfCorruptRecord=CORRUPT, encoding=BYTES)
             .csv(path)
         )
+        # Each cell's own bytes, as a Spark string (which holds bytes as they are, valid UTF-8 or not).
+        raw = {c: F.encode(F.col(f"`{c}`"), BYTES).cast("string") for c in header}
+        broken = F.lit(None).cast("string")
+        for c in reversed(header):
+            broken = F.when(~F.is_valid_utf8(raw[c]), F.lit(c)).otherwise(broken)
         # Spark reads an empty cell as null; the local engine (and the file) says "".
-        return frame.select(*[F.coalesce(F.col(f"`{c}`"), F.lit("")).alias(c) for c in header], CORRUPT)
+        cells = [F.coalesce(F.make_valid_utf8(raw[c]), F.lit("")).alias(c) for c in header]
+        return frame.select(*cells, CORRUPT, broken.alias(BROKEN))
     if job.in_format == "jsonl":
-        return spark.read.options(mode="PERMISSIVE", columnNameOfCorruptRecord=CORRUPT).json(path)
-    return spark.read.parquet(path)
+        frame = spark.read.options(mode="PERMISSIVE", columnNameOfCorruptRecord=CORRUPT).json(path)
+        return _repair_json(frame)
+    return spark.read.parquet(path).withColumn(BROKEN, F.lit(None).cast("string"))
+
+
+def _repair_json(frame: Any) -> Any:
+    """Read again the JSON lines that Spark refused for invalid UTF-8, with those bytes made U+FFFD.
+
+    Such a line is then a row like the others, with ``BROKEN`` naming the first string field holding
+    U+FFFD after the repair ("row" when none does), so it is rejected for its encoding and keeps its
+    ticket id, as in the local engine.
+    """
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import StructType
+
+    if CORRUPT not in frame.columns:
+        return frame.withColumn(BROKEN, F.lit(None).cast("string"))
+    fields = [f for f in frame.schema.fields if f.name != CORRUPT]
+    invalid = F.col(CORRUPT).isNotNull() & ~F.is_valid_utf8(F.col(CORRUPT))
+    parsed = F.from_json(F.make_valid_utf8(F.col(CORRUPT)), StructType(fields))
+    broken = F.lit("row")
+    for f in reversed(fields):
+        if f.dataType.simpleString() == "string":
+            broken = F.when(parsed[f.name].contains("\ufffd"), F.lit(f.name)).otherwise(broken)
+    return frame.select(
+        *[F.when(invalid, parsed[f.name]).otherwise(F.col(f"`{f.name}`")).alias(f.name) for f in fields],
+        F.when(invalid, F.lit(None)).otherwise(F.col(CORRUPT)).alias(CORRUPT),
+        F.when(invalid, broken).alias(BROKEN),
+    )
 
 
 def _with_row_numbers(spark: Any, frame: Any) -> Any:
@@ -115,6 +153,11 @@ def _inputs(frame: Any, job: BatchJob, now: str) -> Any:
     if len(columns.text) == 1:
         text = F.col(f"`{columns.text[0]}`").cast("string")
     else:
+        from pyspark import cloudpickle
+
+        # Executors have the model's requirements, not this project: ship join_text itself, not a
+        # reference to serving.batch.runner that they could not import.
+        cloudpickle.register_pickle_by_value(sys.modules[join_text.__module__])
         joiner = F.udf(lambda *values: join_text(values), StringType())
         text = joiner(*[F.col(f"`{c}`").cast("string") for c in columns.text])
     fields = {"text": text}
@@ -133,12 +176,9 @@ def _pre_rejects(frame: Any, job: BatchJob) -> tuple[Any, Any]:
     """(field, problem) columns for rows unreadable before scoring: corrupt records, invalid UTF-8."""
     from pyspark.sql import functions as F
 
-    field, problem = F.lit(None).cast("string"), F.lit(None).cast("string")
-    string_columns = [f.name for f in frame.schema.fields if f.dataType.simpleString() == "string" and f.name not in (CORRUPT,)]
-    for name in reversed(string_columns):
-        broken = F.col(f"`{name}`").contains("\ufffd")
-        field = F.when(broken, F.lit(name)).otherwise(field)
-        problem = F.when(broken, F.lit("contains bytes that are not valid UTF-8")).otherwise(problem)
+    broken = F.col(BROKEN).isNotNull()
+    field = F.when(broken, F.col(BROKEN))
+    problem = F.when(broken, F.lit("contains bytes that are not valid UTF-8"))
     if CORRUPT in frame.columns:
         corrupt = F.col(CORRUPT).isNotNull()
         field = F.when(corrupt, F.lit("row")).otherwise(field)
@@ -203,7 +243,7 @@ def run_spark(job: BatchJob, settings: Any, *, master: str | None = None) -> Run
         # One pass through the UDF: stage everything, then split into output and rejects.
         scored.write.mode("overwrite").parquet(str(stage / "scored"))
         staged = spark.read.parquet(str(stage / "scored"))
-        passthrough = [c for c in frame.columns if c not in (ROW, CORRUPT)]
+        passthrough = [c for c in frame.columns if c not in (ROW, CORRUPT, BROKEN)]
         error = _decision("error")
         good = staged.where(F.col(REJECT_FIELD).isNull() & error.isNull())
         out = good.orderBy(ROW).select(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import mlflow
@@ -15,6 +16,40 @@ from serving.scoring import score_frame
 from serving.tickets import EXAMPLE_TICKET, INPUT_FIELDS
 
 CLASSIFIER_ARTIFACT = "classifier"
+
+# The distributions the registered model needs where MLflow loads it (with its code, the ``serving``
+# package): what loading and scoring import, and the libraries whose internals the fast paths
+# reproduce bit for bit (scikit-learn, model2vec, tokenizers, numpy, scipy), so every one is pinned
+# to the version the model was trained and tested with. A new import in scoring code goes here.
+MODEL_DISTRIBUTIONS: tuple[str, ...] = (
+    "mlflow",
+    "scikit-learn",
+    "scipy",
+    "numpy",
+    "model2vec",
+    "tokenizers",
+    "skops",
+    "pandas",
+    "pyarrow",
+    "dateparser",
+    "pydantic",
+    "pydantic-settings",
+)
+
+
+def pip_requirements() -> list[str]:
+    """``name==version`` for each of ``MODEL_DISTRIBUTIONS``, as installed in this (the training) process.
+
+    Raises:
+        RuntimeError: when one of them is not installed, so no model is logged with a guessed version.
+    """
+    pins = []
+    for name in MODEL_DISTRIBUTIONS:
+        try:
+            pins.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            raise RuntimeError(f"model requirements: {name} is not installed, so its version cannot be pinned") from None
+    return pins
 
 
 class TriageModel(mlflow.pyfunc.PythonModel):
