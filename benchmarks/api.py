@@ -337,6 +337,8 @@ def main() -> None:
     settings = ensure_champion(Settings())
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGE_")}
     env.update(MLFLOW_TRACKING_URI=settings.tracking_uri, TRIAGE_LOG_LEVEL="warning", TRIAGE_API_KEYS="")
+    # `mlflow models serve` starts `uvicorn` by name: find this interpreter's, venv activated or not.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     if settings.artifact_root:
         env["TRIAGE_ARTIFACT_ROOT"] = settings.artifact_root
     env.update(item.split("=", 1) for item in args.server_env)

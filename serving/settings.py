@@ -57,7 +57,7 @@ class Settings(BaseSettings):
         description="Scoring requests that may wait per worker beyond those being scored; more get 503 with Retry-After.",
     )
     scoring_slice_items: int = Field(
-        default=100,
+        default=50,
         ge=1,
         description="A batch is scored in slices of this many tickets, so single tickets are scored between them.",
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
@@ -101,6 +102,12 @@ def run(
 
         uvicorn.run(create_app(settings, model_uri), **options)
         return
+    if settings.reload_interval_s <= 0:
+        # POST /v1/model/reload reaches one worker; without polling the others would never follow.
+        logging.getLogger(__name__).warning(
+            "several workers with TRIAGE_RELOAD_INTERVAL_S=0: a reload reaches one worker, the others keep their model",
+            extra={"workers": workers},
+        )
     # Worker processes build their own app from the environment, so hand the choices on through it.
     if model_uri:
         os.environ["TRIAGE_SERVE_MODEL_URI"] = model_uri
