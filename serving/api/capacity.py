@@ -29,7 +29,9 @@ class ScoringBusy(Exception):
     """Every scoring thread is busy and the queue of waiting requests is full."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(f"the server is already scoring or queueing {limit} requests; retry shortly")
+        super().__init__(
+            f"the scoring queue is full (TRIAGE_MAX_CONCURRENT_SCORING + TRIAGE_MAX_QUEUED_REQUESTS = {limit}); retry shortly"
+        )
         self.limit = limit
 
 

@@ -71,7 +71,7 @@ def test_full_queue_is_503_while_health_answers_and_the_batch_keeps_its_order(tr
                 assert busy.status_code == 503, path
                 assert busy.headers["retry-after"] == "1"
                 assert busy.json() == {
-                    "detail": "the server is already scoring or queueing 1 requests; retry shortly",
+                    "detail": "the scoring queue is full (TRIAGE_MAX_CONCURRENT_SCORING + TRIAGE_MAX_QUEUED_REQUESTS = 1); retry shortly",
                     "errors": [],
                 }
             assert batch.is_alive()  # all of the above was answered while the batch was being scored
@@ -135,7 +135,10 @@ def test_two_workers_share_metrics_load_and_follow_the_alias(trained, tmp_path):
 
     try:
         server.wait_until_up()
-        wait_for(lambda: loads() == 2)  # each worker loads its own copy before it accepts connections
+        # A worker accepts connections only once its model is loaded, so no fresh connection sees a 503,
+        # even while the second worker may still be loading.
+        assert {httpx.get(server.url + "/readyz", timeout=30).status_code for _ in range(20)} == {200}
+        wait_for(lambda: loads() == 2)
         sent = 40
         for i in range(sent):
             assert httpx.post(server.url + "/v1/triage", json={**TICKET, "ticket_id": f"w{i}"}, timeout=30).status_code == 200

@@ -17,7 +17,7 @@ def test_admits_up_to_threads_plus_queue_then_refuses():
     gate = ScoringGate(max_concurrent=2, max_queued=1, on_change=seen.append)
     with gate.admit(), gate.admit(), gate.admit():
         assert gate.admitted == 3
-        with pytest.raises(ScoringBusy, match="3 requests"):
+        with pytest.raises(ScoringBusy, match=r"QUEUED_REQUESTS = 3\)"):
             with gate.admit():
                 pass
     assert gate.admitted == 0
