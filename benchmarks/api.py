@@ -1,10 +1,14 @@
-"""Latency, throughput and a soak of `triage serve` against `mlflow models serve` on the same tickets.
+"""Latency, throughput and a soak of `triage serve` against `mlflow models serve`, then `triage serve` under load.
 
 Uses the champion in the configured store (MLFLOW_TRACKING_URI, ./mlflow.db by default); when there
-is none it trains one on the sample into a temporary store first. Both servers run on loopback with
-one worker each; requests are bounded. Prints a markdown table.
+is none it trains one on the sample into a temporary store first. Everything runs on loopback and is
+bounded in time and count. Prints markdown tables.
 
-    python benchmarks/api.py [--requests 400] [--soak-seconds 60]
+- latency: both servers with one worker, single tickets at concurrency 1 and 8, then a soak.
+- load: `triage serve --workers N` (N = 1, 2) while two clients post 1,000-ticket batches back to
+  back, a third polls /healthz (as a load balancer does) and a fourth posts single tickets.
+
+    python benchmarks/api.py [--requests 400] [--soak-seconds 60] [--load-seconds 30] [--cases latency,load]
 """
 
 from __future__ import annotations
@@ -102,6 +106,14 @@ def rss_mb(process: subprocess.Popen) -> float:
     return sum(p.memory_info().rss for p in [proc, *proc.children(recursive=True)]) / 2**20
 
 
+def percentile(values: list[float], q: float) -> float:
+    """The ``q`` quantile of ``values`` (nearest rank); NaN when empty."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
 async def run_load(
     url: str, bodies: list[bytes], concurrency: int, *, count: int | None = None, seconds: float | None = None
 ) -> dict[str, Any]:
@@ -140,40 +152,89 @@ async def run_load(
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
-    latencies.sort()
     return {
         "n": len(latencies),
         "errors": errors,
         "p50": statistics.median(latencies),
-        "p99": latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
+        "p99": percentile(latencies, 0.99),
         "rps": len(latencies) / elapsed,
     }
 
 
-def main() -> None:
-    """Run the comparison and print the table."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=400, help="Requests per server and concurrency level.")
-    parser.add_argument("--soak-seconds", type=float, default=60.0, help="Length of the concurrency-8 soak.")
-    parser.add_argument("--tickets", type=int, default=200, help="Distinct sample tickets to cycle through.")
-    args = parser.parse_args()
+async def run_mixed_load(base_url: str, batch_body: bytes, single_bodies: list[bytes], seconds: float) -> dict[str, Any]:
+    """Two clients post a 1,000-ticket batch back to back, a third polls /healthz, a fourth posts single tickets.
 
-    settings = ensure_champion(Settings())
-    tickets = load_tickets(settings, args.tickets)
+    Each client has its own connection and waits for its answer before the next request. A 503 (the
+    scoring queue is full) is counted apart from errors: it is the bound doing its job.
+
+    Returns:
+        Per role: requests, errors, 503s and the latencies (ms) of the answered ones.
+    """
+    headers = {"content-type": "application/json"}
+    deadline = time.monotonic() + seconds
+    roles: dict[str, dict[str, Any]] = {
+        name: {"n": 0, "errors": 0, "busy": 0, "ms": []} for name in ("batch", "healthz", "single")
+    }
+
+    async def client(role: str, method: str, path: str, bodies: list[bytes] | None, pause: float) -> None:
+        stats = roles[role]
+        async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
+            while time.monotonic() < deadline:
+                body = bodies[stats["n"] % len(bodies)] if bodies else None
+                stats["n"] += 1
+                started = time.perf_counter()
+                try:
+                    response = await http.request(method, path, content=body, headers=headers if body else None)
+                    status = response.status_code
+                except httpx.HTTPError:
+                    status = 0
+                elapsed = (time.perf_counter() - started) * 1000
+                if status == 200:
+                    stats["ms"].append(elapsed)
+                elif status == 503:
+                    stats["busy"] += 1
+                else:
+                    stats["errors"] += 1
+                if pause:
+                    await asyncio.sleep(pause)
+
+    started = time.perf_counter()
+    await asyncio.gather(
+        client("batch", "POST", "/v1/triage/batch", [batch_body], 0),
+        client("batch", "POST", "/v1/triage/batch", [batch_body], 0),
+        client("healthz", "GET", "/healthz", None, 0.02),  # a load balancer's probe, 50 a second
+        client("single", "POST", "/v1/triage", single_bodies, 0),
+    )
+    roles["seconds"] = time.perf_counter() - started
+    return roles
+
+
+def start_api(env: dict[str, str], log: Path, workers: int = 1) -> tuple[subprocess.Popen, str]:
+    """Start `triage serve` on a free loopback port; the process and its base URL."""
+    port = free_port()
+    command = [sys.executable, "-c", "from triage.cli import app; app()", "serve", "--host", "127.0.0.1",
+               "--port", str(port), "--workers", str(workers)]
+    return start(command, env, log), f"http://127.0.0.1:{port}"
+
+
+def stop(*processes: subprocess.Popen) -> None:
+    """Terminate the processes, then kill what is still running after 20 s."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def latency_case(settings: Settings, env: dict[str, str], logs: Path, tickets: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    """Single tickets against both servers, then a soak of `triage serve`; prints the table."""
     api_bodies = [json.dumps(t).encode() for t in tickets]
     # MLflow's scoring server takes a one-row frame; every column of the signature is a string.
     mlflow_bodies = [json.dumps({"dataframe_records": [{c: t.get(c) for c in COLUMNS}]}).encode() for t in tickets]
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGE_")}
-    env.update(MLFLOW_TRACKING_URI=settings.tracking_uri, TRIAGE_LOG_LEVEL="warning", TRIAGE_API_KEYS="")
-    if settings.artifact_root:
-        env["TRIAGE_ARTIFACT_ROOT"] = settings.artifact_root
-    logs = Path(tempfile.mkdtemp(prefix="triage-bench-logs-"))
-    api_port, mlflow_port = free_port(), free_port()
-    api = start(
-        [sys.executable, "-c", "from triage.cli import app; app()", "serve", "--host", "127.0.0.1", "--port", str(api_port)],
-        env, logs / "api.log",
-    )
+    api, api_url = start_api(env, logs / "api.log")
+    mlflow_port = free_port()
     served = start(
         [sys.executable, "-m", "mlflow", "models", "serve", "-m", settings.model_uri, "--env-manager", "local",
          "-h", "127.0.0.1", "-p", str(mlflow_port), "-w", "1"],
@@ -181,28 +242,21 @@ def main() -> None:
     )
     rows: list[tuple[str, int, dict[str, Any]]] = []
     try:
-        wait_ready(f"http://127.0.0.1:{api_port}/readyz", api)
+        wait_ready(f"{api_url}/readyz", api)
         wait_ready(f"http://127.0.0.1:{mlflow_port}/ping", served)
         targets = {
-            "triage serve /v1/triage": (f"http://127.0.0.1:{api_port}/v1/triage", api_bodies),
+            "triage serve /v1/triage": (f"{api_url}/v1/triage", api_bodies),
             "mlflow models serve /invocations": (f"http://127.0.0.1:{mlflow_port}/invocations", mlflow_bodies),
         }
         for name, (url, bodies) in targets.items():
             asyncio.run(run_load(url, bodies, 1, count=30))  # warm-up
             for concurrency in (1, 8):
                 rows.append((name, concurrency, asyncio.run(run_load(url, bodies, concurrency, count=args.requests))))
-        api_url = targets["triage serve /v1/triage"][0]
         rss_start = rss_mb(api)
-        soak = asyncio.run(run_load(api_url, api_bodies, 8, seconds=args.soak_seconds))
+        soak = asyncio.run(run_load(f"{api_url}/v1/triage", api_bodies, 8, seconds=args.soak_seconds))
         rss_end = rss_mb(api)
     finally:
-        for process in (api, served):
-            process.terminate()
-        for process in (api, served):
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop(api, served)
 
     print(f"\nModel: {settings.model_uri} in {settings.tracking_uri}; {len(tickets)} sample tickets; 1 worker each.\n")
     print("| server | concurrency | requests | errors | p50 ms | p99 ms | req/s |")
@@ -221,6 +275,78 @@ def main() -> None:
         f"{'met' if api_c1['p50'] <= ml_c1['p50'] / 2 else 'MISSED'}; p99 <= 25 ms at concurrency 1 "
         f"({api_c1['p99']:.2f} ms): {'met' if api_c1['p99'] <= 25 else 'MISSED'}; errors in soak: {soak['errors']}."
     )
+
+
+def load_case(settings: Settings, env: dict[str, str], logs: Path, args: argparse.Namespace) -> None:
+    """The mixed load against one worker and against two; prints the table."""
+    batch = load_tickets(settings, 1000)
+    batch_body = json.dumps({"tickets": batch}).encode()
+    single_bodies = [json.dumps(t).encode() for t in batch[:200]]
+    results = []
+    for workers in args.workers:
+        api, url = start_api(env, logs / f"api-{workers}w.log", workers)
+        try:
+            wait_ready(f"{url}/readyz", api)
+            asyncio.run(run_mixed_load(url, batch_body, single_bodies, 2.0))  # warm-up of every worker
+            results.append((workers, asyncio.run(run_mixed_load(url, batch_body, single_bodies, args.load_seconds))))
+        finally:
+            stop(api)
+
+    print(
+        f"\nLoad, {args.load_seconds:.0f} s per row: two clients post {len(batch)}-ticket batches back to back, one polls"
+        " /healthz every 20 ms, one posts single tickets back to back.\n"
+    )
+    print("| workers | batches | batch p50 ms | tickets/s | /healthz polls | /healthz p50 ms | /healthz p99 ms "
+          "| single tickets | single p50 ms | single p99 ms | errors | 503s |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for workers, r in results:
+        b, h, s = r["batch"], r["healthz"], r["single"]
+        errors = b["errors"] + h["errors"] + s["errors"]
+        busy = b["busy"] + h["busy"] + s["busy"]
+        print(
+            f"| {workers} | {b['n']} | {percentile(b['ms'], 0.5):.0f} | {len(b['ms']) * len(batch) / r['seconds']:,.0f} "
+            f"| {h['n']} | {percentile(h['ms'], 0.5):.1f} | **{percentile(h['ms'], 0.99):.1f}** "
+            f"| {s['n']} | {percentile(s['ms'], 0.5):.1f} | **{percentile(s['ms'], 0.99):.1f}** | {errors} | {busy} |"
+        )
+    for workers, r in results:
+        h_p99, s_p99 = percentile(r["healthz"]["ms"], 0.99), percentile(r["single"]["ms"], 0.99)
+        errors = sum(r[k]["errors"] for k in ("batch", "healthz", "single"))
+        busy = {k: r[k]["busy"] for k in ("batch", "healthz", "single") if r[k]["busy"]}
+        print(
+            f"Targets, {workers} worker(s): no errors ({errors}): {'met' if errors == 0 else 'MISSED'}; /healthz p99 <= 100 ms "
+            f"({h_p99:.1f}): {'met' if h_p99 <= 100 else 'MISSED'}; single p99 <= 250 ms ({s_p99:.1f}): "
+            f"{'met' if s_p99 <= 250 else 'MISSED'}; 503s from the queue bound: {busy or 0}."
+        )
+
+
+def main() -> None:
+    """Run the cases asked for and print their tables."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=400, help="Requests per server and concurrency level.")
+    parser.add_argument("--soak-seconds", type=float, default=60.0, help="Length of the concurrency-8 soak.")
+    parser.add_argument("--tickets", type=int, default=200, help="Distinct sample tickets to cycle through.")
+    parser.add_argument("--load-seconds", type=float, default=30.0, help="Length of the mixed load, per worker count.")
+    parser.add_argument("--workers", type=lambda v: [int(w) for w in v.split(",")], default=[1, 2],
+                        help="Worker counts of the load case, comma-separated.")
+    parser.add_argument("--cases", default="latency,load", help="Which cases to run: latency, load or both.")
+    parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="A setting of the servers under test, e.g. TRIAGE_MAX_CONCURRENT_SCORING=2 (repeatable).")
+    args = parser.parse_args()
+    cases = {c.strip() for c in args.cases.split(",")}
+
+    settings = ensure_champion(Settings())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGE_")}
+    env.update(MLFLOW_TRACKING_URI=settings.tracking_uri, TRIAGE_LOG_LEVEL="warning", TRIAGE_API_KEYS="")
+    # `mlflow models serve` starts `uvicorn` by name: find this interpreter's, venv activated or not.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    if settings.artifact_root:
+        env["TRIAGE_ARTIFACT_ROOT"] = settings.artifact_root
+    env.update(item.split("=", 1) for item in args.server_env)
+    logs = Path(tempfile.mkdtemp(prefix="triage-bench-logs-"))
+    if "latency" in cases:
+        latency_case(settings, env, logs, load_tickets(settings, args.tickets), args)
+    if "load" in cases:
+        load_case(settings, env, logs, args)
 
 
 if __name__ == "__main__":

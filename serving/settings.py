@@ -44,6 +44,23 @@ class Settings(BaseSettings):
     api_keys: str = Field(default="", description="Comma-separated API keys; empty means no auth.")
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     max_batch_items: int = Field(default=1000, gt=0)
+    max_concurrent_scoring: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Scoring threads per worker process; the tokenizer lock and the GIL make more than one rarely faster.",
+    )
+    max_queued_requests: int = Field(
+        default=16,
+        ge=0,
+        le=10_000,
+        description="Scoring requests that may wait per worker beyond those being scored; more get 503 with Retry-After.",
+    )
+    scoring_slice_items: int = Field(
+        default=50,
+        ge=1,
+        description="A batch is scored in slices of this many tickets, so single tickets are scored between them.",
+    )
     reload_interval_s: float = Field(default=30.0, ge=0, description="Champion poll interval; 0 turns polling off.")
     cors_origins: str = Field(default="", description="Comma-separated CORS origins; empty means no CORS headers.")
     serve_model_uri: str | None = Field(

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from serving.api.capacity import ScoringGate
 from serving.api.holder import LoadedModel, ModelHolder
 from serving.api.metrics import Metrics
 from serving.settings import Settings
@@ -35,7 +36,13 @@ async def get_metrics(request: Request) -> Metrics:
     return request.app.state.metrics
 
 
+async def get_gate(request: Request) -> ScoringGate:
+    """The gate every scoring request passes: a few threads, a bounded queue."""
+    return request.app.state.gate
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+GateDep = Annotated[ScoringGate, Depends(get_gate)]
 HolderDep = Annotated[ModelHolder, Depends(get_holder)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 

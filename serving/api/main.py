@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 
+from serving.api.capacity import RETRY_AFTER_S, ScoringBusy, ScoringGate
 from serving.api.holder import ModelHolder
 from serving.api.metrics import Metrics
 from serving.api.middleware import RequestContextMiddleware
@@ -52,6 +53,10 @@ def create_app(settings: Settings | None = None, model_uri: str | None = None) -
             settings, uri, on_swap=metrics.model_swapped, on_failure=lambda: metrics.reloads.labels("failed").inc()
         )
         app.state.holder = holder
+        # Made here, on the server's event loop, so every start gets a fresh queue.
+        app.state.gate = ScoringGate(
+            settings.max_concurrent_scoring, settings.max_queued_requests, on_change=metrics.scoring_admitted.set
+        )
         # Load before accepting traffic; on failure start anyway so /healthz answers and /readyz says 503,
         # and let the poller keep trying.
         result = await holder.refresh()
@@ -67,6 +72,7 @@ def create_app(settings: Settings | None = None, model_uri: str | None = None) -
                 poller.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await poller
+            metrics.process_exiting()
 
     app = FastAPI(
         title="Ticket triage API",
@@ -80,6 +86,7 @@ def create_app(settings: Settings | None = None, model_uri: str | None = None) -
     app.include_router(v1)
     app.include_router(ops)
     app.add_exception_handler(TicketError, _ticket_error)
+    app.add_exception_handler(ScoringBusy, _scoring_busy)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
@@ -109,6 +116,15 @@ async def _ticket_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, TicketError)
     request.app.state.metrics.rejected.labels(error.field).inc()
     return JSONResponse(_error_body(error.field, error.problem), status_code=422)
+
+
+async def _scoring_busy(request: Request, error: Exception) -> JSONResponse:
+    """503 with Retry-After: a full queue answers at once instead of making the caller wait without bound."""
+    assert isinstance(error, ScoringBusy)
+    request.app.state.metrics.scoring_refused.inc()
+    return JSONResponse(
+        {"detail": str(error), "errors": []}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)}
+    )
 
 
 async def _validation_error(request: Request, error: Exception) -> JSONResponse:

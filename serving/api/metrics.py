@@ -52,6 +52,13 @@ class Metrics:
         self.model_loaded = Gauge(
             "triage_model_loaded", "1 when a model is loaded and the server is ready.", multiprocess_mode="livemin", registry=r
         )
+        self.scoring_admitted = Gauge(
+            "triage_scoring_requests", "Scoring requests being scored or waiting for a scoring thread.",
+            multiprocess_mode="livesum", registry=r,
+        )
+        self.scoring_refused = Counter(
+            "triage_scoring_refused_total", "Scoring requests answered 503 because the queue was full.", registry=r
+        )
         self.reloads = Counter("triage_model_reloads_total", "Model load attempts by outcome.", ["outcome"], registry=r)
         self._version: str | None = None
         self.model_loaded.set(0)
@@ -93,6 +100,11 @@ class Metrics:
         self.model_info.labels(classifier.version).set(1)
         self.model_loaded.set(1)
         self.reloads.labels("loaded").inc()
+
+    def process_exiting(self) -> None:
+        """Drop this process's live gauges from the shared folder when several workers serve (a no-op otherwise)."""
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            multiprocess.mark_process_dead(os.getpid())
 
     def render(self) -> tuple[bytes, str]:
         """The exposition text and its content type."""

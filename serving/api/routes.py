@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Response, status
 
-from serving.api.deps import AuthDep, HolderDep, MetricsDep, ModelDep, SettingsDep
+from serving.api.capacity import INTERACTIVE
+from serving.api.deps import AuthDep, GateDep, HolderDep, MetricsDep, ModelDep, SettingsDep
+from serving.api.metrics import Metrics
 from serving.api.schemas import (
     BatchIn,
     BatchOut,
@@ -19,13 +22,17 @@ from serving.api.schemas import (
     TicketIn,
 )
 from serving.decision import Decision
+from serving.model.classifier import TicketClassifier
 from serving.scoring import score_batch, score_one
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "Missing or invalid API key."},
     413: {"model": ErrorOut, "description": "Body larger than TRIAGE_MAX_BODY_BYTES."},
     422: {"model": ErrorOut, "description": "Invalid ticket or body; names the field and the problem."},
-    503: {"model": ErrorOut, "description": "No model loaded yet."},
+    503: {
+        "model": ErrorOut,
+        "description": "No model loaded yet, or the scoring queue (TRIAGE_MAX_QUEUED_REQUESTS) is full; Retry-After says when to try again.",
+    },
 }
 
 health = APIRouter(tags=["health"])
@@ -49,36 +56,61 @@ async def readyz(holder: HolderDep) -> ReadyOut:
 
 
 @v1.post("/triage", response_model=DecisionOut)
-async def triage_one(ticket: TicketIn, model: ModelDep, metrics: MetricsDep) -> dict[str, Any]:
+async def triage_one(ticket: TicketIn, model: ModelDep, gate: GateDep, metrics: MetricsDep) -> dict[str, Any]:
     """Route one ticket to the provider or the Support Team."""
-    # exclude_unset: an absent field stays absent, exactly as in a batch row. Scoring one ticket takes
-    # about a millisecond of CPU, less than a hand-off to the thread pool and back, so it runs on the
-    # event loop; the batch route (up to 1,000 tickets) stays in the pool.
-    decision = score_one(model.classifier, ticket.model_dump(exclude_unset=True))
+    # exclude_unset: an absent field stays absent, exactly as in a batch row.
+    row = ticket.model_dump(exclude_unset=True)
+    with gate.admit():
+        decision = await gate.run(score_one, model.classifier, row, priority=INTERACTIVE)
     metrics.observe_decision(decision)
     return decision.to_dict()
 
 
 @v1.post("/triage/batch", response_model=BatchOut)
-def triage_batch(batch: BatchIn, model: ModelDep, settings: SettingsDep, metrics: MetricsDep) -> dict[str, Any]:
+async def triage_batch(
+    batch: BatchIn, model: ModelDep, settings: SettingsDep, gate: GateDep, metrics: MetricsDep
+) -> Response:
     """Route several tickets; invalid ones get their own error entry, the rest are scored."""
-    if len(batch.tickets) > settings.max_batch_items:
-        problem = f"at most {settings.max_batch_items} tickets per request; got {len(batch.tickets)}"
+    tickets = batch.tickets
+    if len(tickets) > settings.max_batch_items:
+        problem = f"at most {settings.max_batch_items} tickets per request; got {len(tickets)}"
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             {"detail": f"tickets: {problem}", "errors": [{"field": "tickets", "problem": problem}]},
         )
-    scored = score_batch(model.classifier, batch.tickets)
+    step = settings.scoring_slice_items
+    now = datetime.now(UTC)  # one clock for every slice, as if the batch were scored in one call
     results: list[dict[str, Any]] = []
-    for index, (raw, result) in enumerate(zip(batch.tickets, scored)):
+    with gate.admit():
+        # Between slices the thread goes back to the queue, where waiting single tickets go first: one
+        # waits for at most a slice, not for a whole 1,000-ticket batch.
+        for start in range(0, len(tickets), step):
+            results += await gate.run(_score_slice, model.classifier, tickets[start : start + step], start, now, metrics)
+        # Validating and writing 1,000 decisions takes milliseconds of CPU: also off the event loop.
+        body = await gate.run(_render_batch, results)
+    return Response(body, media_type="application/json")
+
+
+def _score_slice(
+    classifier: TicketClassifier, tickets: list[Any], offset: int, now: datetime, metrics: Metrics
+) -> list[dict[str, Any]]:
+    """The batch results of ``tickets``, which start at position ``offset`` of the request."""
+    results: list[dict[str, Any]] = []
+    for index, (raw, result) in enumerate(zip(tickets, score_batch(classifier, tickets, now=now)), start=offset):
         if isinstance(result, Decision):
             metrics.observe_decision(result)
             results.append(result.to_dict())
         else:
             metrics.rejected.labels(result.field).inc()
             results.append({"index": index, "ticket_id": _echo_id(raw), "field": result.field, "problem": result.problem})
+    return results
+
+
+def _render_batch(results: list[dict[str, Any]]) -> bytes:
+    """The JSON body of a batch answer, checked against ``BatchOut`` as FastAPI's response_model would."""
     rejected = sum(1 for r in results if "problem" in r)
-    return {"results": results, "n_scored": len(results) - rejected, "n_rejected": rejected}
+    body = BatchOut.model_validate({"results": results, "n_scored": len(results) - rejected, "n_rejected": rejected})
+    return body.model_dump_json().encode()
 
 
 def _echo_id(raw: Any) -> str | None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import logging
 import os
 import tempfile
+from collections.abc import Iterator
 
 from serving.settings import Settings
 
@@ -69,7 +72,9 @@ def run(
         settings: configuration (keys, limits, tracking store).
         host: bind address; must be loopback unless API keys are configured.
         port: TCP port.
-        workers: uvicorn worker processes; each loads its own copy of the model.
+        workers: uvicorn worker processes; each loads its own copy of the model, follows the alias
+            on its own and has its own scoring queue. With more than one, the workers read their
+            settings from the environment, and ``/metrics`` adds up all of them.
         model_uri: model to serve instead of the champion.
         log_level: log level name; ``settings.log_level`` when None.
 
@@ -97,8 +102,31 @@ def run(
 
         uvicorn.run(create_app(settings, model_uri), **options)
         return
+    if settings.reload_interval_s <= 0:
+        # POST /v1/model/reload reaches one worker; without polling the others would never follow.
+        logging.getLogger(__name__).warning(
+            "several workers with TRIAGE_RELOAD_INTERVAL_S=0: a reload reaches one worker, the others keep their model",
+            extra={"workers": workers},
+        )
     # Worker processes build their own app from the environment, so hand the choices on through it.
     if model_uri:
         os.environ["TRIAGE_SERVE_MODEL_URI"] = model_uri
-    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="triage-prom-"))
-    uvicorn.run("serving.api.main:create_app", factory=True, workers=workers, **options)
+    with _metrics_folder():
+        uvicorn.run("serving.api.main:create_app", factory=True, workers=workers, **options)
+
+
+@contextlib.contextmanager
+def _metrics_folder() -> Iterator[None]:
+    """A fresh ``PROMETHEUS_MULTIPROC_DIR`` where the workers' metrics meet, removed when the server stops.
+
+    A folder the caller chose is used as it is (Prometheus wants it empty at start).
+    """
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="triage-prom-") as folder:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+        try:
+            yield
+        finally:
+            del os.environ["PROMETHEUS_MULTIPROC_DIR"]

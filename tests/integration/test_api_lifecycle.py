@@ -14,7 +14,7 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.conftest import make_settings
-from tests.utils.server import ServerProcess, server_env
+from tests.utils.server import ServerProcess, server_env, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -23,15 +23,6 @@ TICKET = {"text": "Can I move my session on Friday to the afternoon?", "created_
 
 def _store_root(settings) -> Path:
     return Path(settings.tracking_uri.removeprefix("sqlite:///")).parent
-
-
-def _wait_for(predicate, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")
 
 
 def test_503_until_a_model_is_registered_then_ready(trained, tmp_path):
@@ -55,7 +46,7 @@ def test_503_until_a_model_is_registered_then_ready(trained, tmp_path):
             client.create_registered_model("late-model")
             version = client.create_model_version("late-model", source.source, run_id=source.run_id)
             client.set_registered_model_alias("late-model", "champion", version.version)
-            _wait_for(lambda: http.get("/readyz").status_code == 200)
+            wait_for(lambda: http.get("/readyz").status_code == 200)
             assert http.post("/v1/triage", json=TICKET).status_code == 200
     finally:
         server.stop()
@@ -86,7 +77,7 @@ def test_hot_reload_swaps_champion_without_failing_a_request(trained, tmp_path):
         current = client.get_model_version_by_alias(store.model_name, store.model_alias)
         second = client.create_model_version(store.model_name, current.source, run_id=current.run_id).version
         client.set_registered_model_alias(store.model_name, store.model_alias, second)
-        _wait_for(lambda: httpx.get(server.url + "/v1/model").json()["registry_version"] == str(second))
+        wait_for(lambda: httpx.get(server.url + "/v1/model").json()["registry_version"] == str(second))
         time.sleep(1.0)
         stop.set()
         load.join()
