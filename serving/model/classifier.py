@@ -76,12 +76,12 @@ class TicketClassifier:
                 return np.asarray(self.estimator.predict_proba(texts))[:, self._order], None
             union, model, beta = self._parts
             features = [transform_texts(transformer, texts) for _, transformer in union.transformer_list]
-        logits = sum(row_dot(f, w) for f, w in zip(features, self._block_weights(features)))
+        logits = sum(_row_dot(f, w) for f, w in zip(features, self._block_weights(features)))
         n_categories = len(model.classes_)
         proba = _softmax(logits[:, :n_categories], model.intercept_, beta)[:, self._order]
         if head is None:
             return proba, None
-        return proba, row_dot(_softmax(logits[:, n_categories:], head.intercept, head.beta), head.members)
+        return proba, _row_dot(_softmax(logits[:, n_categories:], head.intercept, head.beta), head.members)
 
     def _block_weights(self, features: list[Any]) -> list[np.ndarray]:
         if self._blocks is None:
@@ -151,7 +151,7 @@ class TicketClassifier:
         )
 
 
-def row_dot(features: Any, weights: np.ndarray) -> np.ndarray:
+def _row_dot(features: Any, weights: np.ndarray) -> np.ndarray:
     """``features @ weights.T`` whose rows do not depend on the other rows of the batch.
 
     BLAS sums a row differently in a 1-row and a 1000-row product, so the API and batch scoring would
