@@ -41,6 +41,26 @@ def _log_report(report: dict[str, Any], prefix: str) -> None:
     mlflow.log_figure(plot_reliability(report, f"Reliability ({prefix})"), f"plots/{prefix}_reliability.png")
 
 
+def _log_signals(classifier: TicketClassifier, test: Any) -> dict[str, Any]:
+    """Log each learned signal's threshold and its precision and recall on validation and holdout families."""
+    from pipeline.signals import signal_figures, signal_truth
+
+    head = classifier.signal_head
+    holdout = signal_figures(
+        classifier.predict_signals(test["text"].tolist()), signal_truth(test["intent"], head.names), head
+    )
+    figures = {"recall_target": head.info["recall_target"], "thresholds": head.thresholds,
+               "validation": head.info["validation"], "holdout": holdout}  # fmt: skip
+    metrics = {f"signal_{name}_threshold": value for name, value in head.thresholds.items()}
+    for part in ("validation", "holdout"):
+        for name, row in figures[part].items():
+            metrics[f"{part}_signal_{name}_precision"] = row["precision"]
+            metrics[f"{part}_signal_{name}_recall"] = row["recall"]
+    mlflow.log_metrics(metrics)
+    mlflow.log_dict(figures, "training/signals.json")
+    return figures
+
+
 def gate(candidate: TicketClassifier, texts: list[str], labels: list[str], settings: Settings, force: bool) -> GateResult:
     """Compare the candidate with the current champion on the same holdout tickets.
 
@@ -112,7 +132,8 @@ def run_training(
             }
         )
         result = train_classifier(
-            split, static_path, seed=settings.seed, precision_target=settings.precision_target, grid=grid
+            split, static_path, seed=settings.seed, precision_target=settings.precision_target, grid=grid,
+            signal_recall_target=settings.signal_recall_target, signal_precision_floor=settings.signal_precision_floor,
         )
         classifier = result.classifier
         mlflow.log_params(result.params)  # the chosen features and C, the seed and the precision target
@@ -123,6 +144,8 @@ def run_training(
         holdout = classification_report(test_labels, classifier.predict_proba(test_texts))
         _log_report(holdout, "holdout")
         summary: dict[str, Any] = {"run_id": run.info.run_id, "params": result.params, "holdout": holdout}
+        if classifier.signal_head is not None:
+            summary["signals"] = _log_signals(classifier, split.test)
         if external_path.exists():
             external = load_labelled(external_path)
             report = classification_report(external["category"].tolist(), classifier.predict_proba(external["text"].tolist()))
@@ -140,6 +163,8 @@ def run_training(
             },
             "thresholds": classifier.thresholds,
         }
+        if "signals" in summary:
+            classifier.info["signal_thresholds"] = summary["signals"]["thresholds"]
         decision = gate(classifier, test_texts, test_labels, settings, force)
         summary["version"] = log_and_register(classifier, settings.model_name)
         mlflow.log_dict(asdict(decision), "training/gate.json")

@@ -17,6 +17,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from threadpoolctl import threadpool_limits
 
 from pipeline.data import Split
+from pipeline.signals import train_signal_head
 from serving.model.classifier import TicketClassifier
 from serving.decision import CATEGORIES
 from serving.model.features import StaticEmbedder
@@ -117,15 +118,23 @@ def train_classifier(
     seed: int,
     precision_target: float,
     grid: dict[str, list[Any]] | None = None,
+    signal_recall_target: float = 0.95,
+    signal_precision_floor: float = 0.5,
 ) -> TrainResult:
     """Search the grid on the validation families, calibrate the winner and tune its thresholds.
 
+    With an ``intent`` column, the routing signals are learned too, on the winner's own features
+    (``pipeline.signals``).
+
     Args:
-        split: family-disjoint train/val/test frames with ``text`` and ``category``.
+        split: family-disjoint train/val/test frames with ``text`` and ``category`` (and ``intent``).
         static_path: folder of the distilled static model.
         seed: random seed; the same seed and data give the same model.
         precision_target: precision wanted from automatic (not reviewed) decisions per category.
         grid: ``features`` and ``C`` values to try; ``DEFAULT_GRID`` when None.
+        signal_recall_target: share of validation positives each learned signal must find.
+        signal_precision_floor: least validation precision a signal's threshold may cost (both defaults
+            are those of ``Settings``).
 
     Returns:
         The calibrated classifier (not yet registered) and what was tried.
@@ -148,8 +157,8 @@ def train_classifier(
                 search.append({"features": features, "C": C, "val_macro_f1": float(score)})
                 log.info("features=%s C=%s val macro-F1 %.4f", features, C, score)
                 if score > best_f1:
-                    best, best_f1 = (features, C, Pipeline([("features", union), ("model", model)])), score
-        features, C, pipeline = best
+                    best, best_f1 = (features, C, Pipeline([("features", union), ("model", model)]), f_train, f_val), score
+        features, C, pipeline, f_train, f_val = best
         # Temperature scaling on families the model never saw keeps the ranking and fixes over-confidence.
         # A frozen model needs no folds: one "split" whose test part is all of val fits the temperature
         # on every validation ticket (the default 5-fold split fails on small validation sets).
@@ -158,7 +167,16 @@ def train_classifier(
             FrozenEstimator(pipeline), method="temperature", cv=[(everything, everything)]
         ).fit(x_val, y_val)
         val_proba = TicketClassifier(estimator=calibrated, thresholds={}).predict_proba(x_val)
-    classifier = TicketClassifier(estimator=calibrated, thresholds=choose_thresholds(val_proba, y_val, precision_target))
-    params = {"features": features, "C": C, "precision_target": precision_target, "seed": seed}
+        head = None
+        if "intent" in split.train.columns and "intent" in split.val.columns:
+            head = train_signal_head(
+                f_train, split.train["intent"], f_val, split.val["intent"],
+                recall_target=signal_recall_target, precision_floor=signal_precision_floor, seed=seed,
+            )
+    classifier = TicketClassifier(
+        estimator=calibrated, thresholds=choose_thresholds(val_proba, y_val, precision_target), signal_head=head
+    )
+    params = {"features": features, "C": C, "precision_target": precision_target, "seed": seed, "signal_recall_target": signal_recall_target,
+              "signal_precision_floor": signal_precision_floor}
     return TrainResult(classifier=classifier, params=params, search=search, seconds=time.perf_counter() - started)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 CATEGORIES: tuple[str, ...] = ("clinical", "scheduling", "billing", "technical", "account")
@@ -38,6 +38,13 @@ class Prediction:
         probabilities: calibrated probability of every category, keyed by name.
         uncertain: True when ``confidence`` is below the model's tuned threshold for ``category``.
         model_version: registered model version that produced it.
+        signals: learned routing signals, name -> fired (``serving.rules.signals.SIGNALS`` names, and
+            any later ones); a name that is absent was not learned, and the rules read the text
+            pattern for it instead. Empty for a model without a signal head.
+
+    Fields are in this order (``category, confidence, probabilities, uncertain, model_version,
+    signals``); positional callers rely on it, and ``signals`` is last so that older callers that
+    pass five fields still work.
     """
 
     category: str
@@ -45,6 +52,7 @@ class Prediction:
     probabilities: dict[str, float]
     uncertain: bool
     model_version: str
+    signals: dict[str, bool] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

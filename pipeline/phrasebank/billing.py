@@ -138,6 +138,11 @@ INTENTS: dict[str, list[str]] = {
         "What's the process to appeal a late cancellation fee?",
         "Charged for no-show. Wasn't a no-show. Fix it.",
         "Can you explain why there's a fee for the session {when}? I don't believe it was a late cancel and I'd like it taken off.",
+        "My insurance rejected the claim for my last session and now I owe {amount}. I don't think that's right, can someone look into the charge?",
+        "I was billed {amount} after the claim was denied. I want to dispute this bill.",
+        "The explanation of benefits from {insurer} says I owe nothing for that visit, but you charged me {amount}. I'd like it reversed.",
+        "I'm disputing a {amount} charge. {insurer} says the claim was coded wrong on your side, so it shouldn't be on me.",
+        "My claim is still being reprocessed by my insurer, but I've already been charged the full amount. Can the charge be held until they finish?",
     ],
     "unexpected_charge": [
         "charged twice for one session",
@@ -184,6 +189,10 @@ INTENTS: dict[str, list[str]] = {
         "I was charged for a full session but the call dropped after 10 minutes and we never reconnected. Should I really be paying full price for that?",
         "Bank shows two pending authorizations from you. Is one going to drop off, or am I paying twice?",
         "Why did my HSA get charged for something in December when I didn't have any appointments in December?",
+        "{insurer} paid part of it, but I still got a bill for {amount}, which doesn't match my copay. Why?",
+        "I was charged full price for a session even though my insurance was on file. What happened with the claim?",
+        "Got a surprise {amount} bill. The note says the insurance claim was denied, but nobody told me. What is this for?",
+        "Why did my card get charged {amount} when my insurance normally covers these sessions? Nothing about my plan changed.",
     ],
     "refund_request": [
         "I'd like a refund please.",

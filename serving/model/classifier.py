@@ -15,6 +15,7 @@ import numpy as np
 
 from serving.decision import CATEGORIES, Prediction
 from serving.model.features import transform_texts
+from serving.model.heads import SignalHead
 
 ESTIMATOR_FILE = "estimator.skops"
 META_FILE = "classifier.json"
@@ -45,12 +46,15 @@ class TicketClassifier:
         thresholds: category -> minimum confidence for an automatic decision.
         version: the registered model version ("unregistered" before registration).
         info: training facts shown by the API (trained_at, metrics, run_id).
+        signal_head: the learned routing signals on the estimator's own features; None for a model
+            trained without one (the rules then read the text patterns).
     """
 
     estimator: Any
     thresholds: dict[str, float]
     version: str = "unregistered"
     info: dict[str, Any] = field(default_factory=dict)
+    signal_head: SignalHead | None = None
 
     def __post_init__(self) -> None:
         classes = [str(c) for c in self.estimator.classes_]
@@ -58,36 +62,60 @@ class TicketClassifier:
         self._order = np.array([classes.index(c) for c in CATEGORIES])
         self._threshold_vector = np.array([self.thresholds.get(c, 0.0) for c in CATEGORIES])
         self._parts = _linear_parts(self.estimator)
+        if self.signal_head is not None and self._parts is None:
+            raise ValueError("signal_head: needs an estimator trained by pipeline.train (feature union + logistic regression)")
+        # The category weights with the signal head's stacked under them: one product per feature block
+        # gives both. Cut into blocks (and made contiguous) at the first call, when the widths are known.
+        if self._parts is not None:
+            coef = self._parts[1].coef_
+            self._coef = coef if self.signal_head is None else np.vstack([coef, self.signal_head.coef])
+        self._blocks: list[np.ndarray] | None = None
         # model2vec's Rust tokenizer refuses concurrent use ("Already borrowed"): one caller at a time.
         self._lock = threading.Lock()
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Calibrated probabilities, one row per text, columns in ``CATEGORIES`` order."""
+        return self._scores(texts)[0]
+
+    def predict_signals(self, texts: Sequence[str]) -> np.ndarray | None:
+        """Signal probabilities, one row per text, columns in ``signal_head.names`` order; None without a head."""
+        return self._scores(texts)[1]
+
+    def _scores(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
+        """Category probabilities and signal probabilities (None without a head) from one feature pass."""
+        head = self.signal_head
         if len(texts) == 0:
-            return np.zeros((0, len(CATEGORIES)))
+            return np.zeros((0, len(CATEGORIES))), None if head is None else np.zeros((0, len(head.names)))
         texts = list(texts)
         with self._lock:
             if self._parts is None:
-                return np.asarray(self.estimator.predict_proba(texts))[:, self._order]
+                return np.asarray(self.estimator.predict_proba(texts))[:, self._order], None
             union, model, beta = self._parts
             features = [transform_texts(transformer, texts) for _, transformer in union.transformer_list]
-        logits = sum(_matmul(f, model.coef_[:, start:stop].T) for f, (start, stop) in zip(features, self._slices(features)))
-        logits = beta * (logits + model.intercept_)
-        logits -= logits.max(axis=1, keepdims=True)
-        proba = np.exp(logits)
-        proba /= proba.sum(axis=1, keepdims=True)
-        return proba[:, self._order]
+        logits = sum(_row_dot(f, w) for f, w in zip(features, self._block_weights(features)))
+        n_categories = len(model.classes_)
+        proba = _softmax(logits[:, :n_categories], model.intercept_, beta)[:, self._order]
+        if head is None:
+            return proba, None
+        return proba, _row_dot(_softmax(logits[:, n_categories:], head.intercept, head.beta), head.members)
 
-    def _slices(self, features: list[Any]) -> list[tuple[int, int]]:
-        bounds = np.cumsum([0, *(f.shape[1] for f in features)])
-        return list(zip(bounds[:-1], bounds[1:]))
+    def _block_weights(self, features: list[Any]) -> list[np.ndarray]:
+        if self._blocks is None:
+            bounds = np.cumsum([0, *(f.shape[1] for f in features)])
+            self._blocks = [np.ascontiguousarray(self._coef[:, a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+        return self._blocks
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
-        """One ``Prediction`` per text."""
-        proba = self.predict_proba(texts)
+        """One ``Prediction`` per text, with the signals of the head (empty without one)."""
+        proba, signal_proba = self._scores(texts)
         best = proba.argmax(axis=1)
         confidence = proba[np.arange(len(best)), best]
         uncertain = confidence < self._threshold_vector[best]
+        if signal_proba is None:
+            fired: Any = ({} for _ in range(len(best)))
+        else:
+            names = self.signal_head.names
+            fired = (dict(zip(names, row)) for row in (signal_proba >= self.signal_head.threshold_vector).tolist())
         return [
             Prediction(
                 category=CATEGORIES[b],
@@ -95,8 +123,9 @@ class TicketClassifier:
                 probabilities=dict(zip(CATEGORIES, map(float, row))),
                 uncertain=bool(u),
                 model_version=self.version,
+                signals=s,
             )
-            for b, c, u, row in zip(best, confidence, uncertain, proba.tolist())
+            for b, c, u, row, s in zip(best, confidence, uncertain, proba.tolist(), fired)
         ]
 
     def predict_one(self, text: str) -> Prediction:
@@ -112,6 +141,8 @@ class TicketClassifier:
         sio.dump(self.estimator, folder / ESTIMATOR_FILE)
         meta = {"thresholds": self.thresholds, "version": self.version, "info": self.info}
         (folder / META_FILE).write_text(json.dumps(meta, indent=2))
+        if self.signal_head is not None:
+            self.signal_head.save(folder)
         return folder
 
     @classmethod
@@ -138,18 +169,38 @@ class TicketClassifier:
             thresholds=meta["thresholds"],
             version=version or meta.get("version", "unregistered"),
             info=meta.get("info", {}),
+            signal_head=SignalHead.load(folder),
         )
 
 
-def _matmul(features: Any, weights: np.ndarray) -> np.ndarray:
-    """``features @ weights`` whose rows do not depend on the other rows of the batch.
+def _row_dot(features: Any, weights: np.ndarray) -> np.ndarray:
+    """``features @ weights.T`` whose rows do not depend on the other rows of the batch.
 
     BLAS sums a row differently in a 1-row and a 1000-row product, so the API and batch scoring would
-    disagree in the last bits; einsum without BLAS (dense) and CSR products (sparse) sum row by row.
+    disagree in the last bits. A dense ``einsum`` without BLAS takes each output as one dot product of
+    two contiguous rows (``weights`` is C-contiguous, one row per output column): the same sum for a
+    row alone or in a batch, and several times faster than ``"ij,jk->ik"``, which strides through the
+    weights. CSR products (sparse features) sum row by row.
+
+    Args:
+        features: (texts x width), dense or CSR.
+        weights: (outputs x width), C-contiguous.
+
+    Returns:
+        (texts x outputs).
     """
     if isinstance(features, np.ndarray):
-        return np.einsum("ij,jk->ik", features, weights, optimize=False)
-    return np.asarray(features @ weights)
+        return np.einsum("ij,kj->ik", features, weights, optimize=False)
+    return np.asarray(features @ weights.T)
+
+
+def _softmax(logits: np.ndarray, intercept: np.ndarray, beta: float) -> np.ndarray:
+    """scikit-learn's temperature-scaled multinomial probabilities: softmax of ``beta * (logits + intercept)``."""
+    z = beta * (logits + intercept)
+    z -= z.max(axis=1, keepdims=True)
+    proba = np.exp(z)
+    proba /= proba.sum(axis=1, keepdims=True)
+    return proba
 
 
 def _linear_parts(estimator: Any) -> tuple[Any, Any, float] | None:

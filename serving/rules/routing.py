@@ -13,16 +13,7 @@ from __future__ import annotations
 
 from serving.rules.crisis import detect_crisis
 from serving.decision import CATEGORIES, Decision, Prediction
-from serving.rules.signals import (
-    detect_emergency,
-    detect_end_care,
-    detect_insurance,
-    detect_locked_out,
-    detect_non_english,
-    detect_provider_no_show,
-    detect_recurring_change,
-    detect_urgent_refill,
-)
+from serving.rules.signals import detect_non_english, signal_fired
 from serving.rules.textprep import PreparedText, prepare_text
 from serving.tickets import Ticket
 from serving.rules.timetext import elapsed_hours, find_appointment_time, find_wait_hours
@@ -102,19 +93,21 @@ def _scheduling_reason(rule_id: str, hours: float, source: str) -> str:
 
 
 def _route_scheduling(
-    ticket: Ticket, prepared: PreparedText, hours: float | None
+    ticket: Ticket, prepared: PreparedText, learned: dict[str, bool], hours: float | None
 ) -> tuple[str, str]:
     """Rule id and route for a scheduling ticket (no-show, recurring, then by hours)."""
-    if detect_provider_no_show(prepared):
+    if signal_fired("provider_no_show", learned, prepared):
         return "SCHED-NO-SHOW", "support_team"
-    if detect_recurring_change(prepared):
+    if signal_fired("recurring_series", learned, prepared):
         return "SCHED-RECURRING", "provider"
     if hours is None:
         return "SCHED-UNKNOWN-TIME", "support_team"
     if hours < 0:
         return "SCHED-PAST", "provider"
     if hours < LATE_CANCEL_HOURS:
-        emergency = ticket.emergency if ticket.emergency is not None else detect_emergency(prepared)
+        emergency = ticket.emergency
+        if emergency is None:
+            emergency = signal_fired("emergency", learned, prepared)
         if emergency:
             return "SCHED-LT24-EMERGENCY", "support_team"
         return "SCHED-LT24", "provider"
@@ -122,35 +115,35 @@ def _route_scheduling(
 
 
 def _route_category(
-    category: str, ticket: Ticket, prepared: PreparedText, hours: float | None
+    category: str, ticket: Ticket, prepared: PreparedText, learned: dict[str, bool], hours: float | None
 ) -> tuple[str, str]:
     """Rule id and route from the category rules (everything below ESCALATE-48H)."""
     if category == "technical":
-        if detect_locked_out(prepared):
+        if signal_fired("locked_out", learned, prepared):
             return "TECH-LOCKED-OUT", "support_team"
         return "TECH-SUPPORT", "support_team"
     if category == "account":
         return "ACCOUNT-SUPPORT", "support_team"
     if category == "clinical":
-        if detect_urgent_refill(prepared):
+        if signal_fired("urgent_refill", learned, prepared):
             return "CLIN-URGENT-REFILL", "support_team"
-        if detect_end_care(prepared):
+        if signal_fired("end_care", learned, prepared):
             return "CLIN-END-CARE", "support_team"
         return "CLIN-PROVIDER", "provider"
     if category == "scheduling":
-        return _route_scheduling(ticket, prepared, hours)
-    if detect_insurance(prepared):
+        return _route_scheduling(ticket, prepared, learned, hours)
+    if signal_fired("insurance", learned, prepared):
         return "BILL-INSURANCE", "support_team"
     return "BILL-PROVIDER-FIRST", "provider"
 
 
-def _signals_conflict(category: str, prepared: PreparedText) -> bool:
-    """Whether strong text signals contradict the category (e.g. locked-out words on billing).
+def _signals_conflict(category: str, prepared: PreparedText, learned: dict[str, bool]) -> bool:
+    """Whether strong signals contradict the category (e.g. a lock-out on a billing ticket).
 
     Only the lock-out signal is checked across categories: it is precise and cheap; the
-    no-show and refill patterns are looser and would flag too many tickets for review.
+    no-show and refill signals are looser and would flag too many tickets for review.
     """
-    if category != "technical" and detect_locked_out(prepared):
+    if category != "technical" and signal_fired("locked_out", learned, prepared):
         return True
     return detect_non_english(prepared)
 
@@ -160,7 +153,8 @@ def decide(ticket: Ticket, prediction: Prediction) -> Decision:
 
     Args:
         ticket: a validated ticket from ``parse_ticket``.
-        prediction: the classifier's output for the ticket text.
+        prediction: the classifier's output for the ticket text; its learned ``signals`` are read
+            through ``signal_fired``, which falls back to the text patterns for names it lacks.
 
     Returns:
         The decision, with the rule id and a one-sentence reason naming the facts used.
@@ -191,7 +185,8 @@ def decide(ticket: Ticket, prediction: Prediction) -> Decision:
         waited = _round_hours(find_wait_hours(prepared, created, ticket.timezone))
 
     probabilities = dict(prediction.probabilities)  # a copy: the decision must not alias the input
-    needs_review = prediction.uncertain or _signals_conflict(category, prepared)
+    learned = prediction.signals
+    needs_review = prediction.uncertain or _signals_conflict(category, prepared, learned)
 
     if detect_crisis(prepared):
         # Crisis tickets are clinical whatever the model said; a different label is a conflict.
@@ -211,7 +206,7 @@ def decide(ticket: Ticket, prediction: Prediction) -> Decision:
             prediction.model_version,
         )
 
-    rule_id, route = _route_category(category, ticket, prepared, hours)
+    rule_id, route = _route_category(category, ticket, prepared, learned, hours)
     if rule_id.startswith("SCHED-") and rule_id not in ("SCHED-NO-SHOW", "SCHED-RECURRING"):
         needs_review = needs_review or time_review
         reason = (

@@ -1,5 +1,10 @@
 """Facts the routing rules need beyond the predicted category (CONTRACT.md section 3.1).
 
+A model trained with a signal head (``serving.model.heads``) gives most of these facts itself, in
+``Prediction.signals``; ``signal_fired`` is where the rules read them, and where the text patterns
+below stand in for a signal the model did not learn (models trained before the head, or on data
+without the signal's intents) or are kept beside it where they measurably add to it.
+
 Each detector is an anchor-word lookup followed, only when an anchor is present, by a small
 regex; see ``serving.rules.textprep`` for why. All take a ``PreparedText``.
 """
@@ -7,6 +12,7 @@ regex; see ``serving.rules.textprep`` for why. All take a ``PreparedText``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 
 from serving.rules.textprep import PreparedText, anchor_words
 
@@ -18,21 +24,21 @@ def _matches(prepared: PreparedText, anchors: frozenset[bytes], pattern: re.Patt
 _EMERGENCY_WORDS = anchor_words(
     "hospital hospitalized hospitalised er icu emergency accident died passed death funeral "
     "ambulance surgery stroke seizure heart collapsed injured overdose sick ill illness hurt "
-    "paramedics 911 urgent dying"
+    "paramedics 911 urgent dying admitted"
 )
 _EMERGENCY = re.compile(
     r"\b(?:in|at|to|from) (?:the )?(?:hospital|er|emergency room|icu|a&e|urgent care)\b|"
     r"\bhospitali[sz]ed\b|\bemergency (?:room|surgery|c-section)\b|"
     r"\b(?:family|medical|health) emergency\b|"
     r"(?<!work )(?<!job )(?<!office )(?<!business )(?<!client )(?<!car )(?<!not an )(?<!no )"
-    r"(?<!isn't an )\bemergency\b(?! (?:contact|number|line|hotline|fund))"
+    r"(?<!isn't an )\bemergency\b(?! (?:contact|number|line|hotline|fund|meeting|shift|call|deadline))"
     r"(?!\s+(?:at|with|for|from|in)\s+(?:work|my job|the job|the office|my office|school|a client|"
-    r"my client|my boss))|"
+    r"my client|one of my clients|my boss|the shop|the store))|"
     r"\b(?<!by )accident\b|\bpassed away\b|\b(?:died|dying)\b|\bdeath in (?:the|my|our) family\b|"
     r"\bfuneral\b|\bambulance\b|\bparamedics\b|\b(?:heart attack|stroke|seizure)\b|"
     r"\bcollapsed\b|\b(?:suddenly|very|really|seriously|gravely) (?:ill|sick)\b|"
     r"\b(?:got|fell|became|been taken) (?:suddenly |seriously |very )?(?:ill|sick) suddenly\b|"
-    r"\b(?:injured|hurt) (?:badly|in|at)\b|\bemergency surgery\b"
+    r"\b(?:injured|hurt) (?:badly|in|at)\b|\bemergency surgery\b|\b(?:was|were|been|got|is|being) admitted\b"
 )
 
 
@@ -184,14 +190,15 @@ def detect_provider_no_show(prepared: PreparedText) -> bool:
 
 _RECURRING_WORDS = anchor_words(
     "recurring weekly biweekly fortnightly monthly every series standing regular repeating "
-    "ongoing permanently future forward"
+    "ongoing permanently future forward all"
 )
 _RECURRING = re.compile(
     r"\brecurring\b|\b(?:weekly|biweekly|bi-weekly|fortnightly|monthly) (?:sessions?|appointments?|"
     r"slot|time|schedule|series)\b|\bevery (?:other )?(?:week|monday|tuesday|wednesday|thursday|"
-    r"friday|saturday|sunday|month)\b|\b(?:appointment|session) series\b|\bstanding "
+    r"friday|saturday|sunday|month)\b|\b(?:appointment|session|the|my|our|whole|entire) series\b|\bstanding "
     r"(?:appointment|session|slot)|\bregular (?:slot|time|appointment|session|day)\b|"
-    r"\ball (?:my |of my )?(?:future )?(?:sessions|appointments)\b|\bfrom now on\b|"
+    r"\ball (?:my |of my |our )?(?:future |upcoming )?(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day )?"
+    r"(?:sessions|appointments)\b|\bfrom now on\b|"
     r"\bgoing forward\b|\bpermanently\b|\brepeating (?:session|appointment)"
 )
 
@@ -271,3 +278,43 @@ def detect_non_english(prepared: PreparedText) -> bool:
     if foreign_hits < 2:
         return False
     return foreign_hits > len(_ENGLISH & prepared.words)
+
+
+# The signals a model can learn, each with the pattern that stands in for it when it is not learned.
+PATTERNS: dict[str, Callable[[PreparedText], bool]] = {
+    "emergency": detect_emergency,
+    "locked_out": detect_locked_out,
+    "urgent_refill": detect_urgent_refill,
+    "end_care": detect_end_care,
+    "provider_no_show": detect_provider_no_show,
+    "recurring_series": detect_recurring_change,
+    "insurance": detect_insurance,
+}
+SIGNALS: tuple[str, ...] = tuple(PATTERNS)
+# Where a pattern is kept beside its learned signal, and how: "or" fires when either does (the
+# pattern adds recall), "and" only when both do (the pattern adds precision). Each kept pattern
+# measurably improved its signal on held-out families or on the routing tuning set; the others
+# did not and are read only for models without the signal (README, "Learned routing signals").
+PATTERN_KEPT: dict[str, str] = {"emergency": "and", "recurring_series": "or"}
+
+
+def signal_fired(name: str, learned: Mapping[str, bool], prepared: PreparedText) -> bool:
+    """Whether a routing signal fires: the learned one, combined with its pattern where that is kept.
+
+    Args:
+        name: one of ``SIGNALS``.
+        learned: the prediction's learned signals; a missing name was not learned, so the pattern decides.
+        prepared: the ticket text from ``prepare_text``.
+
+    Returns:
+        True when the signal fires.
+    """
+    fired = learned.get(name)
+    if fired is None:
+        return PATTERNS[name](prepared)
+    kept = PATTERN_KEPT.get(name)
+    if kept == "or":
+        return fired or PATTERNS[name](prepared)
+    if kept == "and":
+        return fired and PATTERNS[name](prepared)
+    return fired

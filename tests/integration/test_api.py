@@ -254,7 +254,16 @@ def test_in_process_log_records_hold_no_ticket_text(trained, caplog):
         assert MARKER not in repr(record.__dict__)
 
 
-def test_api_batch_scoring_and_pyfunc_agree(client, api, champion):
+# The intents the learned signals come from and their near misses, where the signals decide the rule.
+SIGNAL_INTENTS = (
+    "locked_out", "password_reset", "two_step", "medication_refill_urgent", "medication_question", "end_care",
+    "therapy_question", "provider_no_show", "missed_own_session", "recurring_series", "reschedule",
+    "insurance_update", "in_network_check", "fee_dispute", "emergency_cancel", "cancel_late",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("pick", ["any", "signal intents"])
+def test_api_batch_scoring_and_pyfunc_agree(client, api, champion, pick):
     """The same ~50 tickets through the API, score_batch and the registered pyfunc give the same decisions."""
     import mlflow
 
@@ -263,7 +272,10 @@ def test_api_batch_scoring_and_pyfunc_agree(client, api, champion):
 
     _, settings, _ = api
     columns = ["ticket_id", "text", "created_at", "appointment_at", "awaiting_provider_since", "emergency", "timezone"]
-    frame = pd.read_csv(PROJ_ROOT / "data" / "sample" / "tickets.csv", dtype=str).sample(n=50, random_state=7)[columns]
+    sample = pd.read_csv(PROJ_ROOT / "data" / "sample" / "tickets.csv", dtype=str)
+    if pick == "signal intents":
+        sample = sample[sample["intent"].isin(SIGNAL_INTENTS)]
+    frame = sample.sample(n=50, random_state=7)[columns]
     rows = [{k: v for k, v in row.items() if isinstance(v, str)} for row in frame.to_dict("records")]
 
     api_results = client.post("/v1/triage/batch", json={"tickets": rows}, headers=AUTH).json()["results"]

@@ -36,6 +36,22 @@ def test_run_leaves_a_champion_with_params_metrics_and_plots(trained):
     assert run.data.tags["champion_gate"] == "promoted"
 
 
+def test_run_logs_each_learned_signal(trained):
+    from serving.rules.signals import SIGNALS
+
+    settings, summary = trained
+    client = MlflowClient(tracking_uri=settings.tracking_uri)
+    run = client.get_run(summary["run_id"])
+    assert run.data.params["signal_recall_target"] == "0.95"
+    for name in SIGNALS:
+        assert 0.0 < run.data.metrics[f"signal_{name}_threshold"] < 1.0
+        for part in ("validation", "holdout"):
+            assert 0.0 <= run.data.metrics[f"{part}_signal_{name}_precision"] <= 1.0
+            assert 0.0 <= run.data.metrics[f"{part}_signal_{name}_recall"] <= 1.0
+    assert "training/signals.json" in {a.path for a in client.list_artifacts(summary["run_id"], "training")}
+    assert set(summary["signals"]["holdout"]) == set(SIGNALS)
+
+
 def test_holdout_families_are_unseen_and_model_is_useful(trained):
     _, summary = trained
     frame = load_labelled(SAMPLE)

@@ -32,3 +32,15 @@ def test_a_ticket_scores_the_same_alone_and_in_a_batch(champion):
     batch = champion.predict_proba(texts)
     alone = np.vstack([champion.predict_proba([t]) for t in texts[:60]])
     assert (batch[:60] == alone).all()  # bit for bit: the API and batch scoring must agree exactly
+
+
+def test_signal_fast_path_equals_the_plain_computation(champion):
+    """The stacked-weights fast path gives the head's own softmax of its logits, summed per signal."""
+    from scipy.special import softmax
+
+    texts = pd.read_csv(SAMPLE, dtype=str)["text"].head(300).tolist()
+    union, _, _ = champion._parts
+    head = champion.signal_head
+    logits = np.asarray(union.transform(texts) @ head.coef.T) + head.intercept
+    expected = softmax(head.beta * logits, axis=1) @ head.members.T
+    np.testing.assert_allclose(champion.predict_signals(texts), expected, rtol=0, atol=1e-12)

@@ -1,10 +1,11 @@
-"""Models saved before the ``serving/model/`` move name ``serving.features.StaticEmbedder``: they still load
-and decide exactly as before."""
+"""Older models still load and decide as before: those saved before the ``serving/model/`` move name
+``serving.features.StaticEmbedder``, and those saved before the learned signals have no signal head."""
 
 from __future__ import annotations
 
 import zipfile
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -39,3 +40,26 @@ def test_a_model_saved_before_the_move_gives_the_same_decisions(champion, tmp_pa
     frame = pd.read_csv(SAMPLE, dtype=str, keep_default_na=False).head(1500)
     now = pd.Timestamp("2026-03-05T18:00:00Z").to_pydatetime()
     pd.testing.assert_frame_equal(score_frame(old, frame, now=now), score_frame(champion, frame, now=now))
+
+
+def test_a_model_saved_without_a_signal_head_routes_with_the_patterns(champion, tmp_path):
+    """Models trained before the learned signals have no head files: they load, and the rules read the patterns."""
+    from serving.model.heads import HEAD_FILE, HEAD_META_FILE
+    from serving.rules.signals import PATTERNS
+    from serving.rules.textprep import prepare_text
+
+    folder = champion.save(tmp_path / "old")
+    (folder / HEAD_FILE).unlink()
+    (folder / HEAD_META_FILE).unlink()
+    old = TicketClassifier.load(folder, version=champion.version)
+    assert old.signal_head is None and old.predict_one("my account is locked").signals == {}
+    np.testing.assert_array_equal(old.predict_proba(["my account is locked"]), champion.predict_proba(["my account is locked"]))
+
+    frame = pd.read_csv(SAMPLE, dtype=str, keep_default_na=False).head(600)
+    now = pd.Timestamp("2026-03-05T18:00:00Z").to_pydatetime()
+    decisions = score_frame(old, frame, now=now)
+    technical = ((decisions["category"] == "technical") & ~decisions["safety_flag"]).to_numpy()
+    locked = frame["text"].map(lambda t: PATTERNS["locked_out"](prepare_text(t))).to_numpy()
+    assert technical.any() and (technical & locked).any()
+    assert (decisions["rule_id"][technical & locked] == "TECH-LOCKED-OUT").all()
+    assert (decisions["rule_id"][technical & ~locked] == "TECH-SUPPORT").all()

@@ -9,10 +9,11 @@ CASES = {
     signals.detect_emergency: (
         ["my mom was rushed to the hospital", "my son was in a car accident this morning",
          "there was a death in the family", "my father passed away last night",
-         "my daughter suddenly got very sick", "family emergency, sorry"],
-        ["I have a work emergency", "I have an emergency at work", "my car broke down",
-         "I booked it by accident",
-         "this is not an emergency", "my boss needs me to stay late"],
+         "my daughter suddenly got very sick", "family emergency, sorry",
+         "my baby was admitted to the children's ward overnight"],
+        ["I have a work emergency", "my car broke down", "I booked it by accident",
+         "this is not an emergency", "my boss needs me to stay late",
+         "I have an emergency at work", "there's an emergency at the office", "my boss called an emergency meeting"],
     ),
     signals.detect_locked_out: (
         ["my account is locked", "too many login attempts and now I can't get in",
@@ -20,10 +21,10 @@ CASES = {
          "I no longer have the phone number on file so I can't get the code",
          "I got locked out after too many tries",
          "my account was disabled"],
-        ["I forgot my password", "I'm not locked out, I just forgot my password",
-         "I'm not locked out or anything, the app says session expired",
-         "how does two-step verification work?",
-         "how do I change my email", "can I turn off 2fa"],
+        ["I forgot my password", "how does two-step verification work?",
+         "how do I change my email", "can I turn off 2fa",
+         "I'm not locked out, I just forgot my password", "I wasn't locked out, the page was slow",
+         "I'm not locked out or anything, the app says session expired"],
     ),
     signals.detect_urgent_refill: (
         ["my refill is delayed and I'm almost out", "I ran out of my meds yesterday",
@@ -43,7 +44,8 @@ CASES = {
     ),
     signals.detect_recurring_change: (
         ["please move my weekly sessions to tuesdays", "change my recurring appointment",
-         "every other week would work better from now on"],
+         "every other week would work better from now on", "can we shift the whole series to mornings",
+         "could all my thursday sessions start at 6"],
         ["move my appointment tomorrow", "cancel the session on friday"],
     ),
     signals.detect_insurance: (
