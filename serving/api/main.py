@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 
+from serving.api.feedback import feedback
 from serving.api.holder import ModelHolder
 from serving.api.metrics import Metrics
 from serving.api.middleware import RequestContextMiddleware
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, model_uri: str | None = None) -
     app.include_router(health)
     app.include_router(v1)
     app.include_router(ops)
+    app.include_router(feedback)
     app.add_exception_handler(TicketError, _ticket_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

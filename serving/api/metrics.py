@@ -53,6 +53,9 @@ class Metrics:
             "triage_model_loaded", "1 when a model is loaded and the server is ready.", multiprocess_mode="livemin", registry=r
         )
         self.reloads = Counter("triage_model_reloads_total", "Model load attempts by outcome.", ["outcome"], registry=r)
+        self.feedback = Counter(
+            "triage_feedback_total", "Corrections stored through POST /v1/feedback, by corrected category.", ["category"], registry=r
+        )
         self._version: str | None = None
         self.model_loaded.set(0)
 

@@ -478,3 +478,28 @@ def write_text_atomic(path: Path, pieces: Iterator[bytes]) -> None:
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+
+
+def write_table(table: pa.Table, path: Path) -> None:
+    """Write a whole table as CSV, JSON Lines or Parquet (by extension), atomically and private (0600).
+
+    Args:
+        table: the rows.
+        path: the output file; it appears complete or not at all, readable by its owner only
+            (``write_text_atomic`` writes through ``mkstemp``).
+
+    Raises:
+        BatchFileError: for an unknown extension.
+    """
+    kind = file_format(path, "output")
+    buffer = io.BytesIO()
+    if kind == "parquet":
+        pq.write_table(table, buffer, compression="zstd")
+    elif kind == "csv":
+        import pyarrow.csv as pacsv
+
+        pacsv.write_csv(_csv_safe(table), buffer)
+    else:
+        for record in table.to_pylist():
+            buffer.write((json.dumps(record, ensure_ascii=False, default=_json_default) + "\n").encode("utf-8"))
+    write_text_atomic(Path(path), iter([buffer.getvalue()]))
