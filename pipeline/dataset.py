@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.data import SAMPLE_PATH, DataError, Split, load_export, make_split, read_label_map
-from pipeline.dedup import group_duplicates, normalize_text
+from pipeline.dedup import group_duplicates, normalize_text, normalize_texts
 from serving.decision import CATEGORIES
 from serving.feedback.store import EXPORT_COLUMNS, open_store, store_exists
 from serving.settings import Settings
@@ -165,7 +165,7 @@ def prepare_dataset(settings: Settings, data_path: Path, options: DataOptions = 
     columns = list(own.columns)
     stored = load_corrections(settings)
     corrections = _newest_per_text(stored)
-    own_normalized = [normalize_text(t) for t in own["text"]]
+    own_normalized = normalize_texts(own["text"].tolist()).tolist()
 
     # What training would see of each category: the desk's rows, with corrected labels and added corrections.
     label_of = dict(zip(corrections["normalized"], corrections["category"]))
@@ -188,7 +188,7 @@ def prepare_dataset(settings: Settings, data_path: Path, options: DataOptions = 
     if short:
         sample, added = _top_up({c: int(n) for c, n in counts.items()}, min_per_category, settings.seed, columns)
         frame = pd.concat([frame, sample.assign(source="sample")], ignore_index=True)
-        normalized = own_normalized + [normalize_text(t) for t in sample["text"]]
+        normalized = own_normalized + normalize_texts(sample["text"].tolist()).tolist()
 
     # Lay the corrections over the data: same normalised text -> the correction's label; the rest are new rows.
     frame["original_category"] = frame["category"]
