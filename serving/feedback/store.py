@@ -112,8 +112,11 @@ def _create_private(path: Path) -> None:
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     # WAL: the API's writes do not block a training run reading the corrections, and the reverse.
+    # synchronous=NORMAL: a commit does not wait for fsync (3.5 of the 4 ms of a correction here); in WAL
+    # mode the file cannot be corrupted by that, and only a power cut can lose the last commits.
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 
@@ -123,6 +126,9 @@ class FeedbackStore:
     Args:
         url: a SQLAlchemy URL, e.g. ``sqlite:///triage.db`` or ``postgresql+psycopg://user@host/db``.
 
+    Attributes:
+        local: the database is a SQLite file on this machine (a write is a local file append).
+
     Raises:
         FeedbackStoreError: when the database cannot be opened or migrated.
     """
@@ -130,6 +136,7 @@ class FeedbackStore:
     def __init__(self, url: str | URL) -> None:
         self.url = make_url(url)
         path = sqlite_path(self.url)
+        self.local = path is not None
         if path is not None:
             _create_private(path)
         self.engine: Engine = create_engine(self.url, hide_parameters=True, pool_pre_ping=path is None)
