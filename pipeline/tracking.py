@@ -7,12 +7,14 @@ import logging
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import mlflow
 from sklearn.metrics import f1_score
 
-from pipeline.data import load_labelled, split_by_family
+from pipeline.data import load_labelled
+from pipeline.dataset import DataOptions, Dataset, prepare_dataset
 from pipeline.embeddings import ensure_static_model
 from pipeline.evaluation.metrics import classification_report
 from pipeline.evaluation.plots import plot_confusion, plot_reliability
@@ -61,6 +63,36 @@ def _log_signals(classifier: TicketClassifier, test: Any) -> dict[str, Any]:
     return figures
 
 
+def _log_data(dataset: Dataset, data_path: Path) -> None:
+    """Log the data report (JSON and text) and its headline figures to the active run."""
+    report = dataset.report
+    split, feedback = dataset.split, report["feedback"]
+    mlflow.log_params(
+        {
+            "data_path": str(data_path),
+            "data_sha256": file_sha256(data_path),
+            "n_train": len(split.train),
+            "n_val": len(split.val),
+            "n_test": len(split.test),
+            "package_version": package_version(),
+            "split": report["split"]["method"],
+            "feedback_used_for_training": feedback["used_for_training"],
+        }
+    )
+    mlflow.log_metrics(
+        {
+            "data_rows_read": report["rows_read"],
+            "data_rows_dropped": report["rows_dropped"],
+            "data_duplicate_groups": report["duplicates"]["exact_groups"] + report["duplicates"]["near_groups"],
+            "feedback_used": sum(feedback["trained_per_category"].values()),
+            "feedback_in_test": feedback["in_test"],
+            **{f"feedback_used_{c}": n for c, n in feedback["trained_per_category"].items()},
+        }
+    )
+    mlflow.log_dict(report, "data/report.json")
+    mlflow.log_text(dataset.text(), "data/report.txt")
+
+
 def gate(candidate: TicketClassifier, texts: list[str], labels: list[str], settings: Settings, force: bool) -> GateResult:
     """Compare the candidate with the current champion on the same holdout tickets.
 
@@ -96,41 +128,37 @@ def run_training(
     force: bool = False,
     grid: dict[str, list[Any]] | None = None,
     external_path: Path | None = None,
+    options: DataOptions = DataOptions(),
+    echo: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Train, evaluate, log and register one model; move the champion alias if it passes the gate.
 
     Args:
-        settings: tracking URI, model name, seed, precision target, paths.
+        settings: tracking URI, model name, seed, precision target, paths, corrections database.
         data_path: labelled training tickets; ``settings.data_path`` when None.
         force: promote even if the candidate is worse than the champion.
         grid: search grid for ``train_classifier``.
         external_path: external evaluation set; ``settings.external_eval_path`` when None (skipped if absent).
+        options: column and label mapping, corrections and sample top-up (``triage train`` flags).
+        echo: called with the data report's text before training starts (``triage train`` prints it).
 
     Returns:
-        A summary: run id, version, parameters, holdout and external figures, gate decision.
+        A summary: run id, version, parameters, data report, holdout and external figures, gate decision.
     """
     data_path = Path(data_path or settings.data_path)
     external_path = Path(external_path or settings.external_eval_path)
+    dataset = prepare_dataset(settings, data_path, options)
+    if echo is not None:
+        echo(dataset.text())
     mlflow.set_tracking_uri(settings.tracking_uri)
     if settings.artifact_root and mlflow.get_experiment_by_name(EXPERIMENT) is None:
         mlflow.create_experiment(EXPERIMENT, artifact_location=settings.artifact_root)
     mlflow.set_experiment(EXPERIMENT)
-    frame = load_labelled(data_path)
-    split = split_by_family(frame, seed=settings.seed)
+    split = dataset.split
     static_path = str(ensure_static_model(settings))
 
     with mlflow.start_run() as run:
-        mlflow.log_params(
-            {
-                "data_path": str(data_path),
-                "data_sha256": file_sha256(data_path),
-                "n_train": len(split.train),
-                "n_val": len(split.val),
-                "n_test": len(split.test),
-                "package_version": package_version(),
-                "split": "by phrasing family",
-            }
-        )
+        _log_data(dataset, data_path)
         result = train_classifier(
             split, static_path, seed=settings.seed, precision_target=settings.precision_target, grid=grid,
             signal_recall_target=settings.signal_recall_target, signal_precision_floor=settings.signal_precision_floor,
@@ -143,8 +171,8 @@ def run_training(
         test_texts, test_labels = split.test["text"].tolist(), split.test["category"].tolist()
         holdout = classification_report(test_labels, classifier.predict_proba(test_texts))
         _log_report(holdout, "holdout")
-        summary: dict[str, Any] = {"run_id": run.info.run_id, "params": result.params, "holdout": holdout}
-        if classifier.signal_head is not None:
+        summary: dict[str, Any] = {"run_id": run.info.run_id, "params": result.params, "data": dataset.report, "holdout": holdout}
+        if classifier.signal_head is not None and "intent" in split.test.columns:
             summary["signals"] = _log_signals(classifier, split.test)
         if external_path.exists():
             external = load_labelled(external_path)

@@ -44,6 +44,15 @@ class Settings(BaseSettings):
     )
     seed: int = 42
 
+    # corrections (serving/feedback/)
+    database_url: str = Field(
+        default="sqlite:///triage.db",
+        description="Where agents' corrections are kept: any SQLAlchemy URL; a SQLite file in the working folder by default.",
+    )
+    feedback_retention_days: int | None = Field(
+        default=None, gt=0, description="Purge corrections stored longer ago than this at server start-up and before training; off when unset."
+    )
+
     # serving
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -80,6 +89,18 @@ class Settings(BaseSettings):
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("MLFLOW_TRACKING_URI must not be blank")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            make_url(value)
+        except ArgumentError:
+            raise ValueError("TRIAGE_DATABASE_URL is not a SQLAlchemy URL (e.g. sqlite:///triage.db or postgresql+psycopg://...)") from None
         return value
 
     @property

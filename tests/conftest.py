@@ -14,7 +14,8 @@ FAST_GRID = {"features": ["static+tfidf"], "C": [16.0]}
 
 
 def make_settings(root: Path, **overrides) -> Settings:
-    """Settings pointing at a SQLite store and artifact folder under ``root``."""
+    """Settings pointing at a SQLite store, an artifact folder and a corrections database under ``root``."""
+    overrides.setdefault("database_url", f"sqlite:///{root / 'triage.db'}")
     return Settings(
         MLFLOW_TRACKING_URI=f"sqlite:///{root / 'mlflow.db'}",
         artifact_root=str(root / "artifacts"),

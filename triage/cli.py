@@ -51,19 +51,35 @@ def generate(
 
 @app.command()
 def train(
-    data: Annotated[Path | None, typer.Option(help="Labelled tickets; data/sample/tickets.csv by default.")] = None,
+    data: Annotated[Path | None, typer.Option(help="Labelled tickets (.csv, .jsonl, .parquet); data/sample/tickets.csv by default.")] = None,
+    text_col: Annotated[str | None, typer.Option(help="Column(s) joined into text, comma-separated (e.g. subject,description).")] = None,
+    label_col: Annotated[str | None, typer.Option(help="Column holding the label (e.g. 'Ticket Type'); category by default.")] = None,
+    label_map: Annotated[Path | None, typer.Option(help="The desk's labels -> our categories: a JSON object or a two-column CSV.")] = None,
+    map_: Annotated[list[str] | None, typer.Option("--map", help="FIELD=COLUMN for created_at, intent or family, repeatable (e.g. 'created_at=Created').")] = None,
+    feedback: Annotated[bool, typer.Option(help="Train on the stored corrections (--no-feedback: only the test split sees them).")] = True,
+    with_sample: Annotated[bool, typer.Option(help="Top up categories under --min-per-category rows from the bundled sample.")] = False,
+    min_per_category: Annotated[int, typer.Option(min=1, help="Fewest rows a category may have.")] = 20,
     force: Annotated[bool, typer.Option(help="Make the new version champion even if it scores worse.")] = False,
     results_fp: Annotated[Path | None, typer.Option(help="Write the run summary as JSON here.")] = None,
 ) -> None:
-    """Train, evaluate, track in MLflow, register, and promote past the champion gate."""
+    """Print the data report, then train, evaluate, track in MLflow, register, and promote past the champion gate."""
     from pipeline.data import DataError
+    from pipeline.dataset import DataOptions
     from pipeline.tracking import run_training
+    from serving.feedback.store import FeedbackStoreError
 
     settings = _settings()
+    options = DataOptions(
+        text_cols=text_col, label_col=label_col, mappings=tuple(map_ or ()), label_map=label_map,
+        use_feedback=feedback, with_sample=with_sample, min_per_category=min_per_category,
+    )  # fmt: skip
     try:
-        summary = run_training(settings, data, force=force)
+        summary = run_training(settings, data, force=force, options=options, echo=typer.echo)
     except DataError as error:
         typer.echo(f"data error: {error}", err=True)
+        raise typer.Exit(2) from error
+    except FeedbackStoreError as error:
+        typer.echo(f"corrections: {error} (--no-feedback does not help: the test split reads them too)", err=True)
         raise typer.Exit(2) from error
     gate = summary["gate"]
     line = f"run {summary['run_id']}  version {summary['version']}  holdout macro-F1 {summary['holdout']['macro_f1']:.3f}  ECE {summary['holdout']['ece']:.3f}"
@@ -74,6 +90,59 @@ def train(
     typer.echo(f"{settings.model_name} v{summary['version']}: {status} ({gate['reason']})")
     if results_fp:
         results_fp.write_text(json.dumps(summary, indent=2, default=str))
+
+
+feedback_app = typer.Typer(help="Move agents' corrections in and out of the corrections database as files.", no_args_is_help=True)
+app.add_typer(feedback_app, name="feedback")
+
+
+def _store():
+    from serving.feedback.store import FeedbackStoreError, open_store
+
+    settings = _settings()
+    try:
+        return open_store(settings.database_url, settings.feedback_retention_days)
+    except FeedbackStoreError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from error
+
+
+@feedback_app.command("export")
+def feedback_export(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Corrections file: .csv, .jsonl or .parquet (written 0600).")],
+) -> None:
+    """Write every stored correction to a file (TRIAGE_DATABASE_URL)."""
+    from serving.feedback.store import FeedbackStoreError
+    from serving.feedback.transfer import FeedbackFileError, export_corrections
+
+    store = _store()
+    try:
+        n = export_corrections(store, output)
+    except (FeedbackFileError, FeedbackStoreError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from error
+    finally:
+        store.close()
+    typer.echo(f"wrote {n} correction(s) to {output}")
+
+
+@feedback_app.command("import")
+def feedback_import(
+    input: Annotated[Path, typer.Argument(help="Corrections file: .csv, .jsonl or .parquet with ticket_id, text, category[, intent, route, rule_id, agent, created_at].")],
+) -> None:
+    """Store the corrections of a file; one invalid row stores none, ids already stored are skipped."""
+    from serving.feedback.store import FeedbackStoreError
+    from serving.feedback.transfer import FeedbackFileError, import_corrections
+
+    store = _store()
+    try:
+        added, skipped = import_corrections(store, input)
+    except (FeedbackFileError, FeedbackStoreError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from error
+    finally:
+        store.close()
+    typer.echo(f"imported {added} correction(s) from {input}" + (f", {skipped} already stored" if skipped else ""))
 
 
 @app.command()

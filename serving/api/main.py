@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 
 from serving.api.capacity import RETRY_AFTER_S, ScoringBusy, ScoringGate
+from serving.api.feedback import feedback
 from serving.api.holder import ModelHolder
 from serving.api.metrics import Metrics
 from serving.api.middleware import RequestContextMiddleware
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, model_uri: str | None = None) -
     app.include_router(health)
     app.include_router(v1)
     app.include_router(ops)
+    app.include_router(feedback)
     app.add_exception_handler(TicketError, _ticket_error)
     app.add_exception_handler(ScoringBusy, _scoring_busy)
     app.add_exception_handler(RequestValidationError, _validation_error)

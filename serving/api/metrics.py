@@ -60,6 +60,9 @@ class Metrics:
             "triage_scoring_refused_total", "Scoring requests answered 503 because the queue was full.", registry=r
         )
         self.reloads = Counter("triage_model_reloads_total", "Model load attempts by outcome.", ["outcome"], registry=r)
+        self.feedback = Counter(
+            "triage_feedback_total", "Corrections stored through POST /v1/feedback, by corrected category.", ["category"], registry=r
+        )
         self._version: str | None = None
         self.model_loaded.set(0)
 

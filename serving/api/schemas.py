@@ -162,3 +162,48 @@ class ReloadOut(BaseModel):
     previous_version: str | None
     version: str | None
     detail: str
+
+
+EXAMPLE_FEEDBACK: dict[str, str] = {
+    "ticket_id": "T-1001",
+    "text": EXAMPLE_TICKET["text"],
+    "category": "scheduling",
+    "route": "support_team",
+    "rule_id": "SCHED-LT24-EMERGENCY",
+    "agent": "agent-17",
+    "created_at": EXAMPLE_TICKET["created_at"],
+}
+
+
+class FeedbackIn(BaseModel):
+    """An agent's correction. ``ticket_id``, ``text`` and ``category`` are required; ``parse_correction`` checks every field."""
+
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [EXAMPLE_FEEDBACK]})
+
+    ticket_id: str | int | None = Field(default=None, description="Required. The desk's id of the ticket.")
+    text: str | None = Field(default=None, description="Required. The ticket text the decision was made on; 1..20 000 characters.")
+    category: str | None = Field(default=None, description=f"Required. The right category: {', '.join(CATEGORIES)}.")
+    intent: str | None = Field(default=None, description="The right intent, when known (at most 100 characters).")
+    route: str | None = Field(default=None, description=f"The right route, when it differs: {', '.join(ROUTES)}.")
+    rule_id: str | None = Field(default=None, description="The rule that should have applied (a CONTRACT.md rule id).")
+    agent: str | None = Field(default=None, description="Who corrected it: an agent id (at most 200 characters).")
+    created_at: str | None = Field(default=None, description="ISO 8601 time the ticket was written.")
+
+
+# The body reaches ``parse_correction`` as raw JSON, so a wrongly typed field gets the same words as in
+# an import file; the OpenAPI document still shows ``FeedbackIn``.
+RawFeedback = Annotated[Any, WithJsonSchema(FeedbackIn.model_json_schema(), mode="validation")]
+
+
+class FeedbackOut(BaseModel):
+    """A stored correction."""
+
+    feedback_id: str
+
+
+class FeedbackSummaryOut(BaseModel):
+    """Counts of stored corrections; never any text."""
+
+    total: int
+    by_category: dict[str, int]
+    by_rule: dict[str, int]

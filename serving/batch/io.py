@@ -214,6 +214,14 @@ def _jsonl_chunk(index: int, first_row: int, records: list[dict], bad: dict, nby
     return Chunk(index, first_row, table, dict(bad), nbytes, dict(bad_values))
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _surrogate_key(record: dict) -> str | None:
+    """The first key whose (string) value holds a lone surrogate, else None."""
+    return next((k for k, v in record.items() if isinstance(v, str) and _SURROGATE.search(v)), None)
+
+
 def _jsonl_chunks(path: Path, chunk_size: int) -> Iterator[Chunk]:
     with open(path, "rb") as raw:
         counting = _Counting(raw)
@@ -238,6 +246,10 @@ def _jsonl_chunks(path: Path, chunk_size: int) -> Iterator[Chunk]:
             if not isinstance(record, dict):
                 problem = "contains bytes that are not valid UTF-8" if broken else "is not a JSON object"
                 bad[len(records)] = ("row", problem)
+                record = {}
+            elif "\\ud" in decoded.lower() and (name := _surrogate_key(record)) is not None:
+                # A JSON escape of half a UTF-16 pair ("\udc80") decodes to a string no UTF-8 writer accepts.
+                bad[len(records)] = (name, "contains an escaped lone surrogate, not valid Unicode")
                 record = {}
             elif broken or _BROKEN.search(decoded):
                 name = next((k for k, v in record.items() if isinstance(v, str) and _BROKEN.search(v)), "row")
@@ -478,3 +490,28 @@ def write_text_atomic(path: Path, pieces: Iterator[bytes]) -> None:
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+
+
+def write_table(table: pa.Table, path: Path) -> None:
+    """Write a whole table as CSV, JSON Lines or Parquet (by extension), atomically and private (0600).
+
+    Args:
+        table: the rows.
+        path: the output file; it appears complete or not at all, readable by its owner only
+            (``write_text_atomic`` writes through ``mkstemp``).
+
+    Raises:
+        BatchFileError: for an unknown extension.
+    """
+    kind = file_format(path, "output")
+    buffer = io.BytesIO()
+    if kind == "parquet":
+        pq.write_table(table, buffer, compression="zstd")
+    elif kind == "csv":
+        import pyarrow.csv as pacsv
+
+        pacsv.write_csv(_csv_safe(table), buffer)
+    else:
+        for record in table.to_pylist():
+            buffer.write((json.dumps(record, ensure_ascii=False, default=_json_default) + "\n").encode("utf-8"))
+    write_text_atomic(Path(path), iter([buffer.getvalue()]))

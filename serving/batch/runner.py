@@ -77,7 +77,9 @@ class ColumnMap:
     fields: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, columns: list[str], text_cols: str | None, id_col: str | None, mappings: Iterable[str]) -> "ColumnMap":
+    def build(
+        cls, columns: list[str], text_cols: str | None, id_col: str | None, mappings: Iterable[str], known: tuple[str, ...] = INPUT_FIELDS
+    ) -> "ColumnMap":
         """Resolve the CLI's mapping options against the input's columns.
 
         Args:
@@ -85,6 +87,7 @@ class ColumnMap:
             text_cols: "a,b" to join columns into ``text``; ``text`` when None.
             id_col: the column holding the caller's ticket id; ``ticket_id`` when present.
             mappings: "field=column" pairs for the other contract fields.
+            known: the fields that may be mapped (training adds ``category``, ``intent``, ``family``).
 
         Returns:
             The mapping.
@@ -92,14 +95,12 @@ class ColumnMap:
         Raises:
             BatchError: for an unknown field or a column the input lacks.
         """
-        fields = {name: name for name in INPUT_FIELDS if name != "text" and name in columns}
+        fields = {name: name for name in known if name != "text" and name in columns}
         for item in mappings:
             name, sep, column = item.partition("=")
             name, column = name.strip(), column.strip()
-            if not sep or name not in INPUT_FIELDS or name == "text":
-                raise BatchError(
-                    f"--map {item!r}: expected FIELD=COLUMN with FIELD one of {', '.join(f for f in INPUT_FIELDS if f != 'text')}"
-                )
+            if not sep or name not in known or name == "text":
+                raise BatchError(f"--map {item!r}: expected FIELD=COLUMN with FIELD one of {', '.join(f for f in known if f != 'text')}")
             fields[name] = column
         if id_col:
             fields["ticket_id"] = id_col.strip()

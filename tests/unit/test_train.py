@@ -26,3 +26,15 @@ def test_plain_vocabularies_keep_the_features_and_store_compactly(tmp_path):
     sio.dump(union, tmp_path / "after.skops")
     files = len(zipfile.ZipFile(tmp_path / "after.skops").namelist())
     assert numpy_ints > len(vocabulary) and files < 10  # one .npy per term before, a handful after
+
+
+def test_search_sample_is_all_of_a_small_split_and_a_stratified_seeded_share_of_a_large_one():
+    import pandas as pd
+
+    from pipeline.train import search_sample
+
+    train = pd.DataFrame({"text": [f"t{i}" for i in range(1000)], "category": ["billing"] * 800 + ["account"] * 200})
+    assert search_sample(train, seed=1, rows=1000) is train
+    picked = search_sample(train, seed=1, rows=100)
+    assert picked["category"].value_counts().to_dict() == {"billing": 80, "account": 20}
+    assert picked.index.is_monotonic_increasing and picked.equals(search_sample(train, seed=1, rows=100))

@@ -54,6 +54,7 @@ def server_env(settings: Settings, **extra: str) -> dict[str, str]:
             "TRIAGE_MODEL_ALIAS": settings.model_alias,
             "TRIAGE_RELOAD_INTERVAL_S": "0",
             "TRIAGE_EXTERNAL_EVAL_PATH": "/nonexistent/eval.csv",
+            "TRIAGE_DATABASE_URL": settings.database_url,
             "PYTHONUNBUFFERED": "1",
         }
     )

@@ -1,0 +1,1 @@
+"""Agents' corrections: validation (``corrections``) and the database they are kept in (``store``)."""
