@@ -72,6 +72,8 @@ class Chunk:
             validates them first, so a bad contract field gets the words the API gives it, and
             rejects them for the surrogate only when they pass (a pass-through column cannot be
             written out).
+        num_rows: rows in the chunk, held apart from ``table``: a table without columns (a JSON
+            Lines chunk of unreadable lines) loses its row count when pickled to a worker.
     """
 
     index: int
@@ -82,13 +84,18 @@ class Chunk:
     bad_values: dict[int, dict[str, Any]] = field(default_factory=dict)
     records: list[dict[str, Any]] | None = None
     checked_first: set[int] = field(default_factory=set)
+    num_rows: int = -1
+
+    def __post_init__(self) -> None:
+        if self.num_rows < 0:
+            self.num_rows = self.table.num_rows
 
     def column_values(self, name: str) -> list[Any]:
         """One input column's values in row order, as validation should see them (None where absent)."""
         if self.records is not None:
             return [record.get(name) for record in self.records]
         if name not in self.table.column_names:
-            return [None] * self.table.num_rows
+            return [None] * self.num_rows
         return self.table.column(name).to_pylist()
 
 
@@ -395,7 +402,7 @@ def read_table(path: Path, chunk_size: int = 50_000) -> tuple[Any, dict[int, tup
     tables, bad = [], {}
     for chunk in read_chunks(path, kind, chunk_size):
         if chunk.bad:
-            keep = [i for i in range(chunk.table.num_rows) if i not in chunk.bad]
+            keep = [i for i in range(chunk.num_rows) if i not in chunk.bad]
             tables.append(chunk.table.take(pa.array(keep, pa.int64())))
             bad.update({chunk.first_row + i: reason for i, reason in chunk.bad.items()})
         else:

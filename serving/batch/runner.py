@@ -224,7 +224,7 @@ def contract_rows(chunk: Chunk, columns: ColumnMap) -> dict[str, list[Any]]:
     """
     from serving.tickets import is_absent
 
-    n = chunk.table.num_rows
+    n = chunk.num_rows
     present = set(chunk.table.column_names)
     for i in chunk.checked_first:  # validated like any row, so their keys count even if no good row has them
         present.update(chunk.records[i])
@@ -285,7 +285,7 @@ def score_chunk(
     from serving.tickets import TicketError, parse_ticket
 
     values = contract_rows(chunk, columns)
-    n = chunk.table.num_rows
+    n = chunk.num_rows
     fields = [name for name in INPUT_FIELDS if name in values]
     rows = [dict(zip(fields, row)) for row in zip(*(values[name] for name in fields))]
     readable = [i for i in range(n) if i not in chunk.bad]
@@ -647,7 +647,7 @@ def _score_all(
 
     try:
         for chunk in read_chunks(job.input, job.in_format, job.chunk_size):
-            n = chunk.table.num_rows
+            n = chunk.num_rows
             stats.rows_in += n
             if total is None and chunk.nbytes:
                 bar.total = int(stats.rows_in * size / chunk.nbytes)  # estimate from bytes read so far

@@ -191,3 +191,15 @@ def test_a_file_without_rows_is_a_whole_file_error(tmp_path, content):
             continue  # a CSV with header "[1]" is a file with a header
         with pytest.raises(BatchFileError):
             read_columns(path, kind)
+
+
+def test_a_chunk_of_unreadable_lines_keeps_its_row_count_in_a_worker(tmp_path):
+    """A table without columns loses its row count when pickled; the chunk carries it apart."""
+    import pickle
+
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b'{"text": "ok"}\n{"text": "fine"}\n[1]\n"x"\n')
+    chunks = [pickle.loads(pickle.dumps(chunk)) for chunk in read_all(path, "jsonl", chunk_size=2)]
+    assert chunks[1].table.num_columns == 0 and chunks[1].table.num_rows == 0  # what pickling does
+    assert [chunk.num_rows for chunk in chunks] == [2, 2]
+    assert chunks[1].column_values("text") == [None, None]
