@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import sys
 import traceback
 from collections.abc import Callable
@@ -30,6 +31,8 @@ _MLFLOW_USAGE_CODES = frozenset({"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_V
 # Libraries whose errors mean a store could not be reached (a database, HTTP, cloud storage).
 _CLIENT_LIBRARIES = frozenset({"sqlalchemy", "psycopg", "psycopg2", "pymysql", "requests", "urllib3", "botocore", "google", "azure"})
 
+_FRAME_LINE = re.compile(r'^\s*File "([^"]+)", line (\d+), in (\S+)$', re.MULTILINE)
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -41,6 +44,19 @@ def _is_outage(error: BaseException) -> bool:
     if isinstance(error, OSError):
         return not isinstance(error, _PATH_ERRORS)
     return type(error).__module__.split(".")[0] in _CLIENT_LIBRARIES
+
+
+def _frames(error: BaseException) -> list[tuple[str, int, str]]:
+    """Where an error was raised, outermost first, as (file, line, function): code places, no values.
+
+    An error raised in a worker process arrives with that process's traceback as text (its
+    ``__cause__``); only the frame lines are taken from it, innermost last.
+    """
+    frames = [(f.filename, f.lineno or 0, f.name) for f in traceback.extract_tb(error.__traceback__)]
+    remote = getattr(error.__cause__, "tb", None)  # concurrent.futures.process._RemoteTraceback
+    if isinstance(remote, str):
+        frames += [(file, int(line), name) for file, line, name in _FRAME_LINE.findall(remote)]
+    return frames
 
 
 def describe(error: BaseException) -> tuple[int, str]:
@@ -71,8 +87,8 @@ def describe(error: BaseException) -> tuple[int, str]:
         reason = error.strerror or type(error).__name__
         where = f": {error.filename}" if error.filename is not None else ""
         return (FAILURE if _is_outage(error) else USAGE), redact_credentials(f"{reason}{where}")
-    frame = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
-    at = f" in {frame.name} ({Path(frame.filename).name}:{frame.lineno})" if frame else ""
+    frames = _frames(error)
+    at = f" in {frames[-1][2]} ({Path(frames[-1][0]).name}:{frames[-1][1]})" if frames else ""
     return FAILURE, (
         f"internal error: {type(error).__name__}{at}; details are withheld because they can contain "
         "ticket text (run with --verbose for the call stack)"
@@ -102,8 +118,8 @@ def cli_errors(command: F) -> F:
             code, message = describe(error)
             typer.echo(f"error: {message}", err=True)
             if code == FAILURE and logging.getLogger().isEnabledFor(logging.INFO):
-                for frame in traceback.extract_tb(error.__traceback__):
-                    typer.echo(f"  at {frame.filename}:{frame.lineno} in {frame.name}", err=True)
+                for filename, lineno, name in _frames(error):
+                    typer.echo(f"  at {filename}:{lineno} in {name}", err=True)
             raise typer.Exit(code) from None
 
     return wrapper  # type: ignore[return-value]

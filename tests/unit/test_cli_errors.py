@@ -77,3 +77,24 @@ def test_the_triage_app_has_no_pretty_tracebacks_and_every_command_is_guarded():
     for command in app.registered_commands:
         assert getattr(command.callback, "__wrapped__", None) is not None, command.name
 
+
+
+def _fail_in_a_worker(text: str) -> None:
+    raise ValueError(f"cannot read {text}")
+
+
+def test_an_error_in_a_worker_process_names_the_worker_frame():
+    from concurrent.futures import ProcessPoolExecutor
+
+    app = typer.Typer(pretty_exceptions_enable=False)
+
+    @app.command()
+    @cli_errors
+    def fail(text: str = typer.Option(...)) -> None:
+        with ProcessPoolExecutor(1) as pool:
+            pool.submit(_fail_in_a_worker, text).result()
+
+    result = runner.invoke(app, ["--text", MARKER])
+    assert result.exit_code == 1
+    assert "internal error: ValueError in _fail_in_a_worker (test_cli_errors.py:" in result.stderr
+    assert MARKER not in result.stderr
