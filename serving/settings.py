@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -10,6 +11,14 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJ_ROOT = Path(__file__).resolve().parents[1]
+
+# ``scheme://user:password@host``: everything between ``://`` and the last ``@`` of the authority.
+_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/?#\s'\"]*@")
+# Presigned URLs and tokens in query strings (AWS, GCS, Azure SAS, plain ``?token=``).
+_SECRET_PARAM = re.compile(
+    r"(?P<name>[?&;](?:[^=&\s'\"]*?(?:signature|credential|security-token|token|password|passwd|secret|sig|key)))=[^&\s'\"]+",
+    re.IGNORECASE,
+)
 
 
 class Settings(BaseSettings):
@@ -118,6 +127,43 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings, read once."""
     return Settings()
+
+
+def redact_credentials(text: str) -> str:
+    """Mask credentials in a URI or an error message before it is logged or printed.
+
+    A tracking URI such as ``postgresql://user:pass@host/db`` or an artifact URL with a token
+    (``https://user:token@host``, ``?X-Amz-Signature=...``) ends up in MLflow's error messages;
+    every message about loading a model goes through here first.
+
+    Args:
+        text: a URI or a message that may contain URIs.
+
+    Returns:
+        The text with each URI's ``user:password@`` replaced by ``***@`` and secret-looking
+        query values by ``***``.
+    """
+    text = _USERINFO.sub(r"\g<scheme>***@", text)
+    return _SECRET_PARAM.sub(r"\g<name>=***", text)
+
+
+def error_summary(error: BaseException, limit: int = 300) -> str:
+    """One line about an error for a log or a message: its type and message, credentials masked.
+
+    Only for errors that cannot carry ticket text (loading a model, reaching the registry).
+
+    Args:
+        error: the exception.
+        limit: longest message kept, in characters.
+
+    Returns:
+        ``"TypeName: message"``, the message's lines joined into one.
+    """
+    message = getattr(error, "message", None)  # MlflowException keeps the bare message here
+    message = " ".join((message if isinstance(message, str) else str(error)).split())
+    if len(message) > limit:
+        message = message[:limit] + "..."
+    return redact_credentials(f"{type(error).__name__}: {message}" if message else type(error).__name__)
 
 
 def package_version() -> str:

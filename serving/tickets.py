@@ -9,6 +9,7 @@ value in a wrong column could be text too.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,6 +38,12 @@ EXAMPLE_TICKET: dict[str, str] = {
 # (and the zone conversions in serving.rules.timetext) can never overflow.
 MIN_YEAR = 1900
 MAX_YEAR = 2199
+
+# The longest ticket id echoed in an error: a longer "id" is more likely text in the wrong column.
+MAX_ECHO_ID_CHARS = 200
+# A lone surrogate (JSON ``"\ud800"``, or an invalid byte decoded with ``surrogateescape``) is not a
+# character: it cannot be encoded as UTF-8, so it can be neither scored nor written out.
+NOT_UNICODE = "contains a lone surrogate code point (U+D800..U+DFFF), which is not valid Unicode"
 
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
@@ -96,6 +103,23 @@ def is_absent(value: Any) -> bool:
         return False
 
 
+def has_surrogate(value: str) -> bool:
+    """Tell whether a string holds a lone surrogate, which no UTF-8 writer or tokenizer accepts."""
+    if value.isascii():  # the common case, answered without looking at each character
+        return False
+    try:
+        value.encode("utf-8")  # strict UTF-8 fails on surrogates and nothing else; far faster than a regex
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _refuse_surrogates(value: str, field: str) -> None:
+    """Name a lone surrogate as the problem of a value (batch says the same)."""
+    if has_surrogate(value):
+        raise TicketError(field, NOT_UNICODE)
+
+
 @lru_cache(maxsize=1024)
 def _load_zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
@@ -123,6 +147,7 @@ def parse_zone(value: Any, field: str = "timezone") -> ZoneInfo:
         return _load_zone(value.strip())
     except (ZoneInfoNotFoundError, ValueError, OSError):
         # ValueError/OSError: names like "../x" or "a\x00b" that are not even valid keys.
+        _refuse_surrogates(value, field)
         raise TicketError(field, "unknown IANA time-zone name (e.g. America/New_York)") from None
 
 
@@ -145,6 +170,7 @@ def parse_timestamp(value: Any, field: str, zone: ZoneInfo | None) -> datetime:
         try:
             parsed = datetime.fromisoformat(value.strip())
         except ValueError:
+            _refuse_surrogates(value, field)
             raise TicketError(field, f"not a valid timestamp; {_ISO_HINT}") from None
         if parsed.tzinfo is None:
             # The common batch case: a naive string. The constructor is several times faster
@@ -199,6 +225,7 @@ def parse_bool(value: Any, field: str) -> bool:
             return True
         if word in _FALSE:
             return False
+        _refuse_surrogates(value, field)
     elif isinstance(value, int | float) and not isinstance(value, bool):
         # CSV readers turn a 0/1 column with gaps into floats.
         if value == 1:
@@ -209,19 +236,54 @@ def parse_bool(value: Any, field: str) -> bool:
 
 
 def parse_ticket_id(value: Any) -> str:
-    """Coerce a ticket id to a string (``12.0`` from a CSV float column becomes ``"12"``).
+    """Check a ticket id: a string or a number (``12.0`` from a CSV float column becomes ``"12"``).
 
     Args:
         value: the raw id.
 
     Returns:
         The id as a string.
+
+    Raises:
+        TicketError: for objects, lists and booleans (they could hold text, and an id is echoed
+            back) and for strings that are not valid Unicode.
     """
     if type(value) is str:
+        _refuse_surrogates(value, "ticket_id")
         return value.strip()
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return str(int(value))
-    return str(value)
+    if isinstance(value, numbers.Number) and not isinstance(value, bool | complex):
+        # int, numpy and Decimal numbers; a whole number reads the same whatever its type.
+        if isinstance(value, numbers.Integral) or (
+            isinstance(value, numbers.Real) and math.isfinite(value) and float(value).is_integer()
+        ):
+            return str(int(value))
+        return str(value)
+    if isinstance(value, str):  # str subclasses
+        return parse_ticket_id(str(value))
+    raise TicketError("ticket_id", "must be a string or a number")
+
+
+def echo_id(value: Any) -> str | None:
+    """The id of a rejected ticket as it may be echoed in an error or a rejects file, else None.
+
+    Only a valid id of at most ``MAX_ECHO_ID_CHARS`` characters is echoed: anything else could be
+    ticket text in the wrong field.
+
+    Args:
+        value: the raw id.
+
+    Returns:
+        The id, or None when absent or not safe to echo.
+    """
+    if value is None or is_absent(value):
+        return None
+    try:
+        ticket_id = parse_ticket_id(value)
+    except TicketError:
+        return None
+    return ticket_id if 0 < len(ticket_id) <= MAX_ECHO_ID_CHARS else None
 
 
 def parse_text(value: Any) -> str:
@@ -234,12 +296,14 @@ def parse_text(value: Any) -> str:
         The trimmed text.
 
     Raises:
-        TicketError: when missing, not a string, empty or too long (the text is never echoed).
+        TicketError: when missing, not a string, not valid Unicode, empty or too long (the text
+            is never echoed).
     """
     if value is None or (type(value) is not str and is_absent(value)):
         raise TicketError("text", "is required")
     if not isinstance(value, str):
         raise TicketError("text", "must be a string")
+    _refuse_surrogates(value, "text")
     text = value.strip()
     if not text:
         raise TicketError("text", "is empty after trimming whitespace")

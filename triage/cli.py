@@ -9,9 +9,17 @@ from typing import Annotated
 
 import typer
 
+from triage.errors import cli_errors
 from triage.route import route_command  # light: the routing engine, no MLflow
 
-app = typer.Typer(help="Route teletherapy help-desk tickets to the provider or the Support Team.", no_args_is_help=True)
+# No pretty tracebacks: they print local variables (ticket text) and exception messages. Every
+# command is wrapped in ``cli_errors`` instead: a one-line message, exit 2 for bad input, 1 otherwise.
+app = typer.Typer(
+    help="Route teletherapy help-desk tickets to the provider or the Support Team.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+)
 
 
 def _settings():
@@ -22,8 +30,10 @@ def _settings():
     try:
         return get_settings()
     except ValidationError as error:
-        typer.echo(f"configuration error: {error}", err=True)
-        raise typer.Exit(2) from error
+        # Field names and problems only: pydantic's text repeats the value, which may be a secret.
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in error.errors())
+        typer.echo(f"configuration error: {problems}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.callback()
@@ -33,6 +43,7 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log prog
 
 
 @app.command()
+@cli_errors
 def generate(
     output: Annotated[Path, typer.Option("--output", "-o", help="Output file: .csv, .jsonl or .parquet.")],
     n: Annotated[int, typer.Option("--n", min=1, help="Number of tickets.")] = 6000,
@@ -50,6 +61,7 @@ def generate(
 
 
 @app.command()
+@cli_errors
 def train(
     data: Annotated[Path | None, typer.Option(help="Labelled tickets (.csv, .jsonl, .parquet); data/sample/tickets.csv by default.")] = None,
     text_col: Annotated[str | None, typer.Option(help="Column(s) joined into text, comma-separated (e.g. subject,description).")] = None,
@@ -146,6 +158,7 @@ def feedback_import(
 
 
 @app.command()
+@cli_errors
 def evaluate(
     data: Annotated[Path | None, typer.Argument(help="Labelled tickets (text, category[, expected_route]).")] = None,
     model: Annotated[str | None, typer.Option(help="Model URI or folder; the champion by default.")] = None,
@@ -167,6 +180,7 @@ def evaluate(
 
 
 @app.command()
+@cli_errors
 def promote(
     version: Annotated[str, typer.Argument(help="Registered version to make champion.")],
 ) -> None:
@@ -187,6 +201,7 @@ def promote(
 
 
 @app.command()
+@cli_errors
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address; loopback only unless TRIAGE_API_KEYS is set. Default TRIAGE_HOST.")] = None,
     port: Annotated[int | None, typer.Option(min=0, max=65535, help="TCP port. Default TRIAGE_PORT (8000).")] = None,
@@ -213,6 +228,7 @@ def serve(
 
 
 @app.command()
+@cli_errors
 def score(
     input: Annotated[Path, typer.Argument(help="Tickets to score: .csv, .jsonl or .parquet.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Scored file: .csv, .jsonl or .parquet.")],
@@ -228,7 +244,7 @@ def score(
     spark_master: Annotated[str | None, typer.Option(help="Spark master URL; SPARK_MASTER or local[*] by default.")] = None,
 ) -> None:
     """Score a file of tickets in chunks; bad rows go to the rejects file, never stop the run."""
-    from serving.batch.runner import BatchError, BatchFileError, prepare_job
+    from serving.batch.runner import BatchError, BatchFileError, ConservationError, prepare_job
 
     settings = _settings()
     if engine not in ("local", "spark"):
@@ -249,8 +265,11 @@ def score(
             stats = run_job(job, settings)
     except (BatchError, BatchFileError) as error:
         typer.echo(str(error), err=True)
-        raise typer.Exit(2) from error
+        raise typer.Exit(2) from None
+    except ConservationError as error:  # its message holds counts only
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(f"{stats.line()} -> {job.output} (rejects: {job.rejects})", err=True)
 
 
-app.command("route")(route_command)
+app.command("route")(cli_errors(route_command))

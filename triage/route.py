@@ -1,12 +1,12 @@
 """``triage route``: decide one ticket from the command line and print the decision as JSON.
 
-Registered by ``triage/cli.py`` with ``app.command("route")(route_command)``.
+Registered by ``triage/cli.py`` with ``app.command("route")(cli_errors(route_command))``, so a model
+that cannot be loaded or any other error ends with a one-line message, never a traceback.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from typing import Annotated
 
 import typer
@@ -88,6 +88,6 @@ def route_command(
 
             prediction = load_model(model_uri).predict_one(ticket.text)
     except TicketError as error:
-        print(f"invalid input: {error}", file=sys.stderr)
+        typer.echo(f"invalid input: {error}", err=True)
         raise typer.Exit(code=2) from None
     typer.echo(json.dumps(decide(ticket, prediction).to_dict(), indent=2))

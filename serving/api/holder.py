@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from serving.model.classifier import TicketClassifier
 from serving.model.loader import load_model, resolve_version
-from serving.settings import Settings
+from serving.settings import Settings, error_summary, redact_credentials
 
 log = logging.getLogger(__name__)
 
@@ -117,10 +117,12 @@ class ModelHolder:
             try:
                 version, exact_uri = await asyncio.to_thread(self._target)
             except Exception as error:  # registry unreachable: keep serving what we have
-                log.warning("model registry lookup failed", extra={"error_type": type(error).__name__, "error": str(error)})
+                log.warning("model registry lookup failed", extra={"error_type": type(error).__name__, "error": error_summary(error)})
                 return ReloadResult(False, previous, previous, "registry lookup failed", failed=True)
             if self.follows_alias and version is None:
-                return ReloadResult(False, previous, previous, f"no version behind {self.uri}", failed=previous is None)
+                return ReloadResult(
+                    False, previous, previous, f"no version behind {redact_credentials(self.uri)}", failed=previous is None
+                )
             if not force and self._current is not None and (version is None or version == loaded_version):
                 return ReloadResult(False, previous, previous, "already serving the current version")
             if not retry_failed and version is not None and version == self._failed_version:
@@ -131,19 +133,25 @@ class ModelHolder:
             except Exception as error:
                 log.error(
                     "model load failed; still serving the previous model",
-                    extra={"uri": exact_uri, "previous_version": previous, "error_type": type(error).__name__, "error": str(error)},
+                    extra={
+                        "uri": redact_credentials(exact_uri),
+                        "previous_version": previous,
+                        "error_type": type(error).__name__,
+                        "error": error_summary(error),
+                    },
                 )
                 self._failed_version = version
                 if self._on_failure is not None:
                     self._on_failure()
-                return ReloadResult(False, previous, previous, f"loading {exact_uri} failed", failed=True)
-            self._current = LoadedModel(classifier, exact_uri, datetime.now(UTC), version)  # the atomic swap
+                return ReloadResult(False, previous, previous, f"loading {redact_credentials(exact_uri)} failed", failed=True)
+            # The atomic swap; the URI is kept for display (GET /v1/model), so without credentials.
+            self._current = LoadedModel(classifier, redact_credentials(exact_uri), datetime.now(UTC), version)
             if self._on_swap is not None:
                 self._on_swap(classifier)
             log.info(
                 "model loaded",
                 extra={
-                    "uri": exact_uri,
+                    "uri": redact_credentials(exact_uri),
                     "version": classifier.version,
                     "registry_version": version,
                     "previous_version": previous,

@@ -25,7 +25,7 @@ from serving.api.metrics import Metrics
 from serving.api.middleware import RequestContextMiddleware
 from serving.api.routes import health, ops, v1
 from serving.tickets import TicketError, parse_ticket
-from serving.settings import Settings, get_settings, package_version
+from serving.settings import Settings, get_settings, package_version, redact_credentials
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,10 @@ def create_app(settings: Settings | None = None, model_uri: str | None = None) -
         # and let the poller keep trying.
         result = await holder.refresh()
         if holder.current is None:
-            log.error("no model loaded at start-up; serving 503 until one loads", extra={"uri": uri, "detail": result.detail})
+            log.error(
+                "no model loaded at start-up; serving 503 until one loads",
+                extra={"uri": redact_credentials(uri), "detail": result.detail},
+            )
         poller = None
         if settings.reload_interval_s > 0:
             poller = asyncio.create_task(holder.poll(settings.reload_interval_s), name="champion-poller")

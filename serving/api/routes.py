@@ -24,6 +24,7 @@ from serving.api.schemas import (
 from serving.decision import Decision
 from serving.model.classifier import TicketClassifier
 from serving.scoring import score_batch, score_one
+from serving.tickets import echo_id
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "Missing or invalid API key."},
@@ -114,11 +115,8 @@ def _render_batch(results: list[dict[str, Any]]) -> bytes:
 
 
 def _echo_id(raw: Any) -> str | None:
-    """The id of a rejected item when it is a plain scalar (anything else could be text in the wrong field)."""
-    value = raw.get("ticket_id") if isinstance(raw, dict) else None
-    if isinstance(value, str | int) and not isinstance(value, bool) and len(str(value)) <= 200:
-        return str(value).strip() or None
-    return None
+    """The id of a rejected item when it is safe to echo (``serving.tickets.echo_id``, as in batch rejects)."""
+    return echo_id(raw.get("ticket_id")) if isinstance(raw, dict) else None
 
 
 @v1.get("/model", response_model=ModelOut)

@@ -22,26 +22,36 @@ EXAMPLE_DECISION: dict[str, Any] = decide(
 ).to_dict()
 
 
+def _json(*types: str) -> WithJsonSchema:
+    """The documented JSON type of a field whose value pydantic must not judge."""
+    return WithJsonSchema({"anyOf": [{"type": t} for t in (*types, "null")]})
+
+
 class TicketIn(BaseModel):
-    """One ticket. Only ``text`` is required; ``parse_ticket`` checks every field."""
+    """One ticket. Only ``text`` is required; ``parse_ticket`` checks every field.
+
+    The fields take any JSON value (the schema documents the expected types): pydantic judging
+    them first would answer a wrongly typed field differently from batch scoring, which hands the
+    same values to ``parse_ticket``.
+    """
 
     model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [EXAMPLE_TICKET]})
 
-    ticket_id: str | int | None = Field(default=None, description="Caller's id, echoed back.")
-    text: str | None = Field(
+    ticket_id: Annotated[Any, _json("string", "integer")] = Field(default=None, description="Caller's id, echoed back.")
+    text: Annotated[Any, _json("string")] = Field(
         default=None, description="Required. What the client wrote; 1..20 000 characters after trimming."
     )
-    created_at: str | None = Field(
+    created_at: Annotated[Any, _json("string")] = Field(
         default=None, description="ISO 8601 timestamp of the request; now when absent. The clock for every timing rule."
     )
-    appointment_at: str | None = Field(default=None, description="ISO 8601 start of the appointment concerned.")
-    awaiting_provider_since: str | None = Field(
+    appointment_at: Annotated[Any, _json("string")] = Field(default=None, description="ISO 8601 start of the appointment concerned.")
+    awaiting_provider_since: Annotated[Any, _json("string")] = Field(
         default=None, description="ISO 8601 time the client messaged the provider without a reply since."
     )
-    emergency: bool | str | None = Field(
+    emergency: Annotated[Any, _json("boolean", "string")] = Field(
         default=None, description="The client reports a medical or family emergency (true/false, yes/no, 1/0)."
     )
-    timezone: str | None = Field(
+    timezone: Annotated[Any, _json("string")] = Field(
         default=None, description="IANA zone of the client (default UTC), for times in the text and naive timestamps."
     )
 

@@ -8,7 +8,14 @@ Broken text encoding is found per row, never per file: text formats are decoded 
 ``errors="surrogateescape"``, which turns each invalid UTF-8 byte into a lone surrogate
 (U+DC80..U+DCFF). A correctly decoded file can never contain those code points, so a row holding
 one had invalid bytes, exactly; a genuine U+FFFD in the file is left alone. Such a row becomes a
-reject naming the column; its values are never written out.
+reject naming the column; its values are never written out. A JSON string may also spell a lone
+surrogate as an escape (``"\\ud800"``), which no UTF-8 writer or tokenizer takes: that row is
+validated first like any other (so a bad contract field gets the API's words) and otherwise
+rejected naming the column.
+
+An unreadable row is blank in the chunk's table and listed in ``Chunk.bad``; what can safely be
+recovered of it (for its ticket id) is in ``Chunk.bad_values``. A CSV row with the wrong number of
+fields recovers nothing: which cell is the id cannot be known, and guessing could put text there.
 """
 
 from __future__ import annotations
@@ -29,8 +36,14 @@ from typing import Any, BinaryIO
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from serving.tickets import NOT_UNICODE, has_surrogate
+
 FORMATS: dict[str, str] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
 _BROKEN = re.compile("[\udc80-\udcff]")
+# A JSON escape that may spell a lone surrogate (\uD800..\uDFFF); only such lines are searched for one.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_BOM = b"\xef\xbb\xbf"
+NOT_UTF8 = "contains bytes that are not valid UTF-8"
 # Help-desk descriptions can be long; the contract's own limit is checked later, per row.
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
@@ -49,8 +62,18 @@ class Chunk:
         table: the rows as read, one column per input column.
         bad: row offset within the chunk -> (field, problem) for rows that could not be read.
         nbytes: bytes of input consumed so far (for the progress estimate), 0 when unknown.
-        bad_values: row offset -> what could be recovered of an unreadable row (for its ticket id)
-            when the row is blank in ``table`` (JSON Lines, so it cannot skew column types).
+        bad_values: row offset -> the values of an unreadable row as read, kept out of ``table``
+            (where the row is blank) and used only to recover its ticket id. Missing for a row
+            whose fields cannot be told apart (wrong field count, not a JSON object).
+        records: JSON Lines only: every row's object as parsed (``{}`` for a line that is not a
+            JSON object), so validation sees each value's JSON type; ``table`` unifies a column's
+            types (42 among strings becomes "42", 1 among floats becomes 1.0).
+        checked_first: rows of ``bad`` that parsed but hold a lone surrogate somewhere: the scorer
+            validates them first, so a bad contract field gets the words the API gives it, and
+            rejects them for the surrogate only when they pass (a pass-through column cannot be
+            written out).
+        num_rows: rows in the chunk, held apart from ``table``: a table without columns (a JSON
+            Lines chunk of unreadable lines) loses its row count when pickled to a worker.
     """
 
     index: int
@@ -59,6 +82,21 @@ class Chunk:
     bad: dict[int, tuple[str, str]] = field(default_factory=dict)
     nbytes: int = 0
     bad_values: dict[int, dict[str, Any]] = field(default_factory=dict)
+    records: list[dict[str, Any]] | None = None
+    checked_first: set[int] = field(default_factory=set)
+    num_rows: int = -1
+
+    def __post_init__(self) -> None:
+        if self.num_rows < 0:
+            self.num_rows = self.table.num_rows
+
+    def column_values(self, name: str) -> list[Any]:
+        """One input column's values in row order, as validation should see them (None where absent)."""
+        if self.records is not None:
+            return [record.get(name) for record in self.records]
+        if name not in self.table.column_names:
+            return [None] * self.num_rows
+        return self.table.column(name).to_pylist()
 
 
 def file_format(path: Path, role: str) -> str:
@@ -80,11 +118,6 @@ def file_format(path: Path, role: str) -> str:
             f"{role}: unknown extension {Path(path).suffix or '(none)'!r}; use .csv, .jsonl or .parquet"
         )
     return kind
-
-
-def _repair(value: str) -> str:
-    """A surrogate-escaped string made printable (invalid bytes become U+FFFD)."""
-    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 class _Counting(io.RawIOBase):
@@ -131,11 +164,12 @@ def read_columns(path: Path, kind: str) -> list[str]:
                     raise BatchFileError("input: the CSV header repeats a column name")
                 return header
             for line in handle:
+                line = line.removeprefix(_BOM)
                 if not line.strip():
                     continue
                 try:
                     record = json.loads(line)
-                except ValueError:
+                except (ValueError, RecursionError):
                     continue
                 if isinstance(record, dict):
                     return list(record)
@@ -155,8 +189,10 @@ def _csv_chunks(path: Path, chunk_size: int) -> Iterator[Chunk]:
         reader = csv.reader(text)
         header = next(reader)
         width = len(header)
+        blank = [""] * width
         rows: list[list[str]] = []
         bad: dict[int, tuple[str, str]] = {}
+        bad_values: dict[int, dict[str, Any]] = {}
         index, first_row = 0, 1
         while True:
             try:
@@ -165,61 +201,90 @@ def _csv_chunks(path: Path, chunk_size: int) -> Iterator[Chunk]:
                 break
             except csv.Error:
                 bad[len(rows)] = ("row", "could not be parsed as CSV")
-                rows.append([""] * width)
-                record = None
-            if record is not None:
+                record = blank
+            else:
                 if not record:  # a blank line is not a row
                     continue
                 if len(record) != width:
+                    # Nothing is recovered: with a field too many or too few, any cell could be text.
                     bad[len(rows)] = ("row", f"has {len(record)} fields, the header has {width}")
-                    record = (record + [""] * width)[:width]
-                    record = [_repair(v) for v in record]
+                    record = blank
                 elif _BROKEN.search("".join(record)):
                     name = next(h for h, v in zip(header, record) if _BROKEN.search(v))
-                    bad[len(rows)] = (name, "contains bytes that are not valid UTF-8")
-                    record = [_repair(v) for v in record]
-                rows.append(record)
+                    bad[len(rows)] = (name, NOT_UTF8)
+                    bad_values[len(rows)] = dict(zip(header, record))
+                    record = blank
+            rows.append(record)
             if len(rows) == chunk_size:
-                yield _csv_chunk(index, first_row, header, rows, bad, counting.count)
+                yield _csv_chunk(index, first_row, header, rows, bad, counting.count, bad_values)
                 index, first_row = index + 1, first_row + len(rows)
-                rows, bad = [], {}
+                rows, bad, bad_values = [], {}, {}
         if rows:
-            yield _csv_chunk(index, first_row, header, rows, bad, counting.count)
+            yield _csv_chunk(index, first_row, header, rows, bad, counting.count, bad_values)
 
 
-def _csv_chunk(index: int, first_row: int, header: list[str], rows: list[list[str]], bad: dict, nbytes: int) -> Chunk:
+def _csv_chunk(
+    index: int, first_row: int, header: list[str], rows: list[list[str]], bad: dict, nbytes: int, bad_values: dict
+) -> Chunk:
     columns = list(zip(*rows)) if rows else [()] * len(header)
     table = pa.table({name: pa.array(values, pa.string()) for name, values in zip(header, columns)})
-    return Chunk(index, first_row, table, dict(bad), nbytes)
-
-
-def _column_array(values: list[Any]) -> pa.Array:
-    """Arrow array of JSON values; a column mixing types becomes JSON text rather than failing."""
-    try:
-        return pa.array(values)
-    except (pa.ArrowException, TypeError, ValueError, OverflowError):
-        return pa.array(
-            [None if v is None else v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in values],
-            pa.string(),
-        )
-
-
-def _jsonl_chunk(index: int, first_row: int, records: list[dict], bad: dict, nbytes: int, bad_values: dict) -> Chunk:
-    names: dict[str, None] = {}
-    for record in records:
-        names.update(dict.fromkeys(record))
-    table = pa.table({name: _column_array([r.get(name) for r in records]) for name in names})
-    if not names:  # every row of the chunk was unreadable
-        table = pa.table({"__row": pa.nulls(len(records))}).drop_columns(["__row"])
     return Chunk(index, first_row, table, dict(bad), nbytes, dict(bad_values))
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+def _parquet_can_store(kind: pa.DataType) -> bool:
+    """False for a type Parquet cannot write: a struct without fields (``{}``), however deep."""
+    if pa.types.is_struct(kind):
+        return kind.num_fields > 0 and all(_parquet_can_store(kind.field(i).type) for i in range(kind.num_fields))
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return _parquet_can_store(kind.value_type)
+    return True
 
 
-def _surrogate_key(record: dict) -> str | None:
-    """The first key whose (string) value holds a lone surrogate, else None."""
-    return next((k for k, v in record.items() if isinstance(v, str) and _SURROGATE.search(v)), None)
+def _column_array(values: list[Any]) -> pa.Array:
+    """Arrow array of JSON values; a column mixing types (or holding ``{}``) becomes JSON text rather than failing."""
+    try:
+        array = pa.array(values)
+        if _parquet_can_store(array.type):
+            return array
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        pass
+    return pa.array(
+        [None if v is None else v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in values],
+        pa.string(),
+    )
+
+
+def _jsonl_chunk(
+    index: int, first_row: int, records: list[dict], bad: dict, nbytes: int, bad_values: dict, checked_first: set[int]
+) -> Chunk:
+    names: dict[str, None] = {}
+    for i, record in enumerate(records):
+        if i not in bad:
+            names.update(dict.fromkeys(record))
+    # Unreadable rows are blank in the table: they must not decide column types.
+    table = pa.table({name: _column_array([None if i in bad else r.get(name) for i, r in enumerate(records)]) for name in names})
+    if not names:  # every row of the chunk was unreadable
+        table = pa.table({"__row": pa.nulls(len(records))}).drop_columns(["__row"])
+    return Chunk(index, first_row, table, dict(bad), nbytes, dict(bad_values), records, set(checked_first))
+
+
+def _surrogate_key(record: dict[str, Any]) -> str | None:
+    """The first key whose value (at any depth) holds a lone surrogate; "row" when a key itself does."""
+    def holds(value: Any) -> bool:
+        if isinstance(value, str):
+            return has_surrogate(value)
+        if isinstance(value, dict):
+            return any(holds(k) or holds(v) for k, v in value.items())
+        if isinstance(value, list):
+            return any(holds(v) for v in value)
+        return False
+
+    for key, value in record.items():
+        if has_surrogate(key):
+            return "row"
+        if holds(value):
+            return key
+    return None
 
 
 def _jsonl_chunks(path: Path, chunk_size: int) -> Iterator[Chunk]:
@@ -229,8 +294,11 @@ def _jsonl_chunks(path: Path, chunk_size: int) -> Iterator[Chunk]:
         records: list[dict] = []
         bad: dict[int, tuple[str, str]] = {}
         bad_values: dict[int, dict[str, Any]] = {}
+        checked_first: set[int] = set()
         index, first_row = 0, 1
         for line in handle:
+            # A byte-order mark (Windows exports; concatenated files repeat it) is not part of the JSON.
+            line = line.removeprefix(_BOM)
             if not line.strip():
                 continue
             try:
@@ -241,29 +309,26 @@ def _jsonl_chunks(path: Path, chunk_size: int) -> Iterator[Chunk]:
                 broken = True
             try:
                 record = json.loads(decoded)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nesting deeper than Python's stack
                 record = None
             if not isinstance(record, dict):
-                problem = "contains bytes that are not valid UTF-8" if broken else "is not a JSON object"
-                bad[len(records)] = ("row", problem)
+                bad[len(records)] = ("row", NOT_UTF8 if broken else "is not a JSON object")
                 record = {}
-            elif "\\ud" in decoded.lower() and (name := _surrogate_key(record)) is not None:
-                # A JSON escape of half a UTF-16 pair ("\udc80") decodes to a string no UTF-8 writer accepts.
-                bad[len(records)] = (name, "contains an escaped lone surrogate, not valid Unicode")
-                record = {}
-            elif broken or _BROKEN.search(decoded):
+            elif broken:
                 name = next((k for k, v in record.items() if isinstance(v, str) and _BROKEN.search(v)), "row")
-                bad[len(records)] = (name, "contains bytes that are not valid UTF-8")
-                # Kept aside, not in the table: the row is rejected and must not decide column types.
-                bad_values[len(records)] = {_repair(k): _repair(v) if isinstance(v, str) else v for k, v in record.items()}
-                record = {}
+                bad[len(records)] = ("row" if has_surrogate(name) else name, NOT_UTF8)
+                bad_values[len(records)] = record
+            elif _SURROGATE_ESCAPE.search(line) and (name := _surrogate_key(record)) is not None:
+                bad[len(records)] = (name, NOT_UNICODE)
+                bad_values[len(records)] = record
+                checked_first.add(len(records))
             records.append(record)
             if len(records) == chunk_size:
-                yield _jsonl_chunk(index, first_row, records, bad, counting.count, bad_values)
+                yield _jsonl_chunk(index, first_row, records, bad, counting.count, bad_values, checked_first)
                 index, first_row = index + 1, first_row + len(records)
-                records, bad, bad_values = [], {}, {}
+                records, bad, bad_values, checked_first = [], {}, {}, set()
         if records:
-            yield _jsonl_chunk(index, first_row, records, bad, counting.count, bad_values)
+            yield _jsonl_chunk(index, first_row, records, bad, counting.count, bad_values, checked_first)
 
 
 def _parquet_chunks(path: Path, chunk_size: int) -> Iterator[Chunk]:
@@ -337,7 +402,7 @@ def read_table(path: Path, chunk_size: int = 50_000) -> tuple[Any, dict[int, tup
     tables, bad = [], {}
     for chunk in read_chunks(path, kind, chunk_size):
         if chunk.bad:
-            keep = [i for i in range(chunk.table.num_rows) if i not in chunk.bad]
+            keep = [i for i in range(chunk.num_rows) if i not in chunk.bad]
             tables.append(chunk.table.take(pa.array(keep, pa.int64())))
             bad.update({chunk.first_row + i: reason for i, reason in chunk.bad.items()})
         else:

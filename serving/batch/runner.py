@@ -60,8 +60,46 @@ DECISION_SCHEMA = pa.schema([(name, _ARROW_TYPES[kind]) for name, kind in DECISI
 CLASH_PREFIX = "input_"
 
 
+def output_name(column: str) -> str:
+    """The output name of an input column: a decision column's name gets ``CLASH_PREFIX``.
+
+    So does a name that already has it (``input_category`` becomes ``input_input_category``), which
+    keeps the renaming one-to-one, whatever other columns a chunk has: re-scoring a scored file works.
+
+    Args:
+        column: the input column's name.
+
+    Returns:
+        The name in the output.
+    """
+    base = column
+    while base.startswith(CLASH_PREFIX):
+        base = base[len(CLASH_PREFIX) :]
+    return CLASH_PREFIX + column if base in DECISION_COLUMNS else column
+
+
 class BatchError(Exception):
     """A problem with the whole run (bad options, resume mismatch); reported before any scoring."""
+
+
+class ConservationError(RuntimeError):
+    """Rows in != rows scored + rows rejected: a row was lost, so the run writes no output."""
+
+
+def check_conservation(stats: RunStats) -> None:
+    """Enforce the contract's conservation law (section 5) whatever Python's ``-O`` flag says.
+
+    Args:
+        stats: the run's counts, taken from what was written.
+
+    Raises:
+        ConservationError: when a row is unaccounted for.
+    """
+    if stats.rows_in != stats.scored + stats.rejected:
+        raise ConservationError(
+            f"batch run lost rows: rows in {stats.rows_in} != scored {stats.scored} + rejected {stats.rejected}; "
+            "no output was written. This is a bug in triage: please report it."
+        )
 
 
 @dataclass(frozen=True)
@@ -166,41 +204,67 @@ def join_text(values: Iterable[Any]) -> str | None:
     return "\n\n".join(pieces) if pieces else None
 
 
-def _text_values(table: pa.Table, columns: tuple[str, ...]) -> list[Any]:
+def _text_values(chunk: Chunk, columns: tuple[str, ...]) -> list[Any]:
     if len(columns) == 1:
-        return table.column(columns[0]).to_pylist()
-    parts = [table.column(c).to_pylist() for c in columns]
-    return [join_text(values) for values in zip(*parts)]
+        return chunk.column_values(columns[0])
+    return [join_text(values) for values in zip(*(chunk.column_values(c) for c in columns))]
 
 
 def contract_rows(chunk: Chunk, columns: ColumnMap) -> dict[str, list[Any]]:
     """The contract's input fields of a chunk, one list per field; ids default to the row number.
+
+    Values are handed on as read (JSON Lines: with their JSON types), so ``parse_ticket`` judges a
+    batch row exactly as it judges an API request.
 
     Args:
         chunk: the rows as read.
         columns: where each field comes from.
 
     Returns:
-        Field name -> values, in row order.
+        Field name -> values, in row order (unreadable rows are blank).
     """
     from serving.tickets import is_absent
 
-    n = chunk.table.num_rows
+    n = chunk.num_rows
     present = set(chunk.table.column_names)
+    for i in chunk.checked_first:  # validated like any row, so their keys count even if no good row has them
+        present.update(chunk.records[i])
     # A JSON Lines chunk may lack a key that other rows have: its values are then simply absent.
     text_columns = tuple(c for c in columns.text if c in present)
-    values: dict[str, list[Any]] = {"text": _text_values(chunk.table, text_columns) if n and text_columns else [None] * n}
+    values: dict[str, list[Any]] = {"text": _text_values(chunk, text_columns) if n and text_columns else [None] * n}
     for name in INPUT_FIELDS:
         column = columns.fields.get(name, name)
         if name != "text" and column in present:
-            values[name] = chunk.table.column(column).to_pylist()
+            values[name] = chunk.column_values(column)
     # The contract: in batch, a row without an id is known by its row number.
     ids = values.get("ticket_id", [None] * n)
-    id_column = columns.fields.get("ticket_id", "ticket_id")
-    for i, recovered in chunk.bad_values.items():
-        ids[i] = recovered.get(id_column) if id_column else None
     values["ticket_id"] = [str(chunk.first_row + i) if is_absent(v) else v for i, v in enumerate(ids)]
     return values
+
+
+def _reject_id(chunk: Chunk, values: dict[str, list[Any]], columns: ColumnMap, i: int) -> str | None:
+    """The ticket id written for rejected row ``i``: only an id that cannot be ticket text.
+
+    Args:
+        chunk: the rows as read.
+        values: ``contract_rows`` of the chunk.
+        columns: the field mapping.
+        i: the row's offset in the chunk.
+
+    Returns:
+        The id (``serving.tickets.echo_id``), the row number when the row has no id, or None when
+        the row's fields cannot be told apart (wrong field count, not a JSON object) or the id is
+        not a plain string or number.
+    """
+    from serving.tickets import echo_id, is_absent
+
+    if i not in chunk.bad:
+        return echo_id(values["ticket_id"][i])
+    recovered = chunk.bad_values.get(i)
+    if recovered is None:
+        return None
+    value = recovered.get(columns.fields.get("ticket_id", "ticket_id"))
+    return str(chunk.first_row + i) if value is None or is_absent(value) else echo_id(value)
 
 
 def score_chunk(
@@ -219,10 +283,10 @@ def score_chunk(
         (``row``, ``ticket_id``, ``field``, ``reason``) in row order.
     """
     from serving.scoring import score_batch
-    from serving.tickets import TicketError
+    from serving.tickets import TicketError, parse_ticket
 
     values = contract_rows(chunk, columns)
-    n = chunk.table.num_rows
+    n = chunk.num_rows
     fields = [name for name in INPUT_FIELDS if name in values]
     rows = [dict(zip(fields, row)) for row in zip(*(values[name] for name in fields))]
     readable = [i for i in range(n) if i not in chunk.bad]
@@ -230,6 +294,11 @@ def score_chunk(
 
     rejects: dict[int, dict[str, Any]] = {}
     for i, (name, problem) in chunk.bad.items():
+        if i in chunk.checked_first:
+            try:
+                parse_ticket(rows[i], now=now)
+            except TicketError as error:  # the API's verdict on the same values
+                name, problem = error.field, error.problem
         rejects[i] = {"field": name, "reason": f"{name}: {problem}"}
     decisions = []
     for i, result in zip(readable, results):
@@ -237,16 +306,13 @@ def score_chunk(
             rejects[i] = {"field": result.field, "reason": str(result)}
         else:
             decisions.append(result.to_row())
-    reject_rows = []
-    for i in sorted(rejects):
-        ticket_id = values["ticket_id"][i]
-        reject_rows.append(
-            {"row": chunk.first_row + i, "ticket_id": None if ticket_id is None else str(ticket_id), **rejects[i]}
-        )
+    reject_rows = [
+        {"row": chunk.first_row + i, "ticket_id": _reject_id(chunk, values, columns, i), **rejects[i]} for i in sorted(rejects)
+    ]
 
     kept_rows = [i for i in range(n) if i not in rejects]
     passed = chunk.table.take(pa.array(kept_rows, pa.int64())) if len(kept_rows) < n else chunk.table
-    passed = passed.rename_columns([CLASH_PREFIX + c if c in DECISION_COLUMNS else c for c in passed.column_names])
+    passed = passed.rename_columns([output_name(c) for c in passed.column_names])
     out = passed
     for f in DECISION_SCHEMA:
         out = out.append_column(f, pa.array([d[f.name] for d in decisions], f.type))
@@ -395,6 +461,9 @@ def prepare_job(
     if rejects in (input, output):
         raise BatchError("--rejects: must differ from the input and the output")
     columns = ColumnMap.build(read_columns(input, in_format), text_cols, id_col, mappings)
+    for path, role in ((output, "output"), (rejects, "--rejects")):
+        if path.is_dir():
+            raise BatchFileError(f"{role}: {path} is a folder; give a file name")
     _check_writable(output.parent, "output")
     _check_writable(rejects.parent, "--rejects")
     if workers is None:
@@ -417,7 +486,8 @@ def local_model_copy(model_uri: str, settings: Any, into: Path) -> tuple[str, st
         (local path the workers load, model version).
 
     Raises:
-        BatchFileError: when the model cannot be found or is not a triage model.
+        ModelLoadError: when the model cannot be fetched or is not a triage model (credentials
+            masked in the message).
     """
     import yaml
 
@@ -440,8 +510,10 @@ def local_model_copy(model_uri: str, settings: Any, into: Path) -> tuple[str, st
             raise ValueError("not a pyfunc model")
         version = str((flavor.get("config") or {}).get("model_version", "unregistered"))
     except Exception as error:  # noqa: BLE001 - any failure to fetch is the same problem for the user
-        message = getattr(error, "message", None) or type(error).__name__
-        raise BatchFileError(f"--model: cannot load {model_uri}: {message}") from None
+        from serving.model.loader import ModelLoadError
+        from serving.settings import error_summary, redact_credentials
+
+        raise ModelLoadError(f"--model: cannot load {redact_credentials(model_uri)}: {error_summary(error)}", error) from None
     return local, version
 
 
@@ -514,15 +586,28 @@ def run_job(
     if pool is not None:
         pool.shutdown()
 
+    import pyarrow.parquet as pq
+
     parts = sorted(work.glob("part-*.parquet"))
+    reject_parts = sorted(work.glob("rejects-*.jsonl"))
+    # Count what the output and the rejects file will hold, not what the scorers reported.
+    stats.scored = sum(pq.ParquetFile(p).metadata.num_rows for p in parts)
+    stats.rejected = sum(_count_lines(p) for p in reject_parts)
+    try:
+        check_conservation(stats)
+    except ConservationError:
+        shutil.rmtree(work, ignore_errors=True)  # its parts cannot be trusted for --resume either
+        raise
     assemble(parts, job.out_format, job.output, DECISION_SCHEMA)
-    write_text_atomic(job.rejects, (p.read_bytes() for p in sorted(work.glob("rejects-*.jsonl"))))
-    stats.rejected = sum(1 for p in work.glob("rejects-*.jsonl") for _ in p.open("rb"))
+    write_text_atomic(job.rejects, (p.read_bytes() for p in reject_parts))
     shutil.rmtree(work, ignore_errors=True)
-    # Conservation law of the contract (section 5): no row is ever lost.
-    assert stats.rows_in == stats.scored + stats.rejected, (stats.rows_in, stats.scored, stats.rejected)
     stats.seconds = time.perf_counter() - started
     return stats
+
+
+def _count_lines(path: Path) -> int:
+    with open(path, "rb") as handle:
+        return sum(1 for _ in handle)
 
 
 def _start_pool(workers: int, settings: Any) -> ProcessPoolExecutor | None:
@@ -563,7 +648,7 @@ def _score_all(
 
     try:
         for chunk in read_chunks(job.input, job.in_format, job.chunk_size):
-            n = chunk.table.num_rows
+            n = chunk.num_rows
             stats.rows_in += n
             if total is None and chunk.nbytes:
                 bar.total = int(stats.rows_in * size / chunk.nbytes)  # estimate from bytes read so far

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from serving.batch.runner import CLASH_PREFIX, BatchJob, RunStats, join_text, local_model_copy
+from serving.batch.runner import BatchJob, RunStats, check_conservation, join_text, local_model_copy, output_name
 from serving.batch.io import read_columns, write_text_atomic
 from serving.decision import DECISION_COLUMNS, DECISION_TYPES
 from serving.tickets import INPUT_FIELDS
@@ -247,7 +247,7 @@ def run_spark(job: BatchJob, settings: Any, *, master: str | None = None) -> Run
         error = _decision("error")
         good = staged.where(F.col(REJECT_FIELD).isNull() & error.isNull())
         out = good.orderBy(ROW).select(
-            *[F.col(f"`{c}`").alias(CLASH_PREFIX + c if c in DECISION_COLUMNS else c) for c in passthrough],
+            *[F.col(f"`{c}`").alias(output_name(c)) for c in passthrough],
             *[_decision(c).alias(c) for c in DECISION_COLUMNS],
         )
         _write(out.coalesce(1), job, stage / "out")
@@ -266,7 +266,7 @@ def run_spark(job: BatchJob, settings: Any, *, master: str | None = None) -> Run
         stats.rejected = rejected.count()
     finally:
         shutil.rmtree(stage, ignore_errors=True)
-    assert stats.rows_in == stats.scored + stats.rejected, (stats.rows_in, stats.scored, stats.rejected)
+    check_conservation(stats)
     stats.seconds = time.perf_counter() - started
     return stats
 

@@ -11,6 +11,7 @@ import pytest
 from pipeline.data import DataError, load_export, make_split, read_label_map
 from pipeline.dedup import group_duplicates, normalize_text
 from serving.decision import CATEGORIES
+from serving.tickets import NOT_UNICODE
 
 WORDS = {
     "billing": "charged invoice refund receipt card payment copay fee statement balance",
@@ -107,7 +108,7 @@ def test_unreadable_rows_are_dropped_and_reported_not_fatal(tmp_path):
     assert len(rows) == 3 and report["rows_read"] == 6
     assert report["dropped"] == {
         "row: is not a JSON object": 1,
-        "text: contains an escaped lone surrogate, not valid Unicode": 1,
+        f"text: {NOT_UNICODE}": 1,
         "text: contains bytes that are not valid UTF-8": 1,
     }
 

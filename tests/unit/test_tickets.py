@@ -1,12 +1,13 @@
 """parse_ticket: fields, coercions and one error per bad field."""
 
+import json
 from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from serving.tickets import MAX_TEXT_CHARS, TicketError, parse_ticket
+from serving.tickets import MAX_TEXT_CHARS, NOT_UNICODE, TicketError, echo_id, parse_ticket
 
 NOW = datetime(2024, 3, 9, 15, 0, tzinfo=UTC)
 SECRET = "my therapist Dr Q and my diagnosis"
@@ -125,3 +126,35 @@ def test_missing_text_is_required_however_a_frame_spells_it(missing):
     with pytest.raises(TicketError) as error:
         parse_ticket({"text": missing})
     assert (error.value.field, error.value.problem) == ("text", "is required")
+
+
+@pytest.mark.parametrize(
+    "field", ["text", "ticket_id", "created_at", "appointment_at", "awaiting_provider_since", "emergency", "timezone"]
+)
+@pytest.mark.parametrize("surrogate", ["\ud800", "\udfff", "\udc80"])
+def test_a_lone_surrogate_is_refused_naming_the_field(field, surrogate):
+    raw = {"text": "help me log in", field: f"{surrogate} help me log in"}
+    with pytest.raises(TicketError) as info:
+        parse_ticket(raw)
+    assert (info.value.field, info.value.problem) == (field, NOT_UNICODE)
+
+
+def test_a_json_surrogate_pair_is_one_valid_character():
+    assert parse_ticket(json.loads('{"text": "\\ud83d\\ude00 thanks"}')).text == "\U0001f600 thanks"
+
+
+@pytest.mark.parametrize("value", [{"subject": SECRET}, [SECRET], True, False, np.bool_(True), 1j])
+def test_ticket_id_must_be_a_string_or_a_number(value):
+    with pytest.raises(TicketError) as info:
+        parse_ticket({"text": "x", "ticket_id": value})
+    assert (info.value.field, info.value.problem) == ("ticket_id", "must be a string or a number")
+    assert SECRET not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("T-1", "T-1"), (7, "7"), (7.0, "7"), (None, None), ("  ", None), (float("nan"), None),
+     ({"id": SECRET}, None), ([1], None), (True, None), ("\ud800", None), ("x" * 201, None), ("x" * 200, "x" * 200)],
+)
+def test_echo_id_gives_only_ids_that_cannot_be_text(value, expected):
+    assert echo_id(value) == expected
