@@ -82,8 +82,11 @@ class ServerProcess:
                    "--port", str(self.port), *args]
         self.process = subprocess.Popen(command, env=env, stdout=self._log, stderr=subprocess.STDOUT)
 
-    def wait_until_up(self, timeout: float = 90.0, ready: bool = True) -> None:
+    def wait_until_up(self, timeout: float = 240.0, ready: bool = True) -> None:
         """Wait for /healthz (and /readyz when ``ready``) to answer 200.
+
+        Start-up is imports plus a model load, about 15 s; on a shared machine with two servers starting
+        at once it has taken 85 s, hence the generous bound.
 
         Raises:
             RuntimeError: when the process exits or the timeout passes; the log is included.
