@@ -283,13 +283,15 @@ def format_report(report: dict[str, Any]) -> str:
         f"{d['rows_in_duplicate_groups']:,} rows in groups, largest {d['largest_group']:,}"
     )
     f = report["feedback"]
-    use = "trained on" if f["used_for_training"] else "not trained on (--no-feedback), still in the test split"
-    lines.append(
-        f"  corrections      {f['stored']:,} stored: {f['labels_overridden']:,} labels overridden, {f['rows_added']:,} rows added, "
-        f"{f['in_test']:,} in the test split; {use}"
-    )
     if f["stored"]:
+        use = "trained on" if f["used_for_training"] else "not trained on (--no-feedback), still in the test split"
+        lines.append(
+            f"  corrections      {f['stored']:,} stored: {f['labels_overridden']:,} labels overridden, {f['rows_added']:,} rows added, "
+            f"{f['in_test']:,} in the test split; {use}"
+        )
         lines.append("    per category   " + " | ".join(f"{c} {n:,}" for c, n in f["per_category"].items()))
+    else:
+        lines.append("  corrections      none stored")
     s = report["split"]
     lines.append(f"  split            {s['method']}")
     lines.append(f"                   train {s['rows']['train']:,} | validation {s['rows']['val']:,} | test {s['rows']['test']:,} ({s['groups']:,} groups)")
