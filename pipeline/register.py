@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 PYFUNC_ENTRY = Path(serving.model.__file__).parent / "pyfunc_entry.py"
 PIP_REQUIREMENTS = [
     "mlflow>=3.7", "scikit-learn>=1.6", "skops>=0.11", "model2vec>=0.6", "pandas>=2.2", "numpy>=2.0",
-    "dateparser>=1.2", "pydantic-settings>=2.3",
+    "dateparser>=1.2", "pydantic-settings>=2.3", "onnxruntime>=1.20", "tokenizers>=0.20",
 ]
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import mlflow
 from sklearn.metrics import f1_score
 
+from pipeline.crisis import crisis_metrics, ensure_minilm_onnx, load_examples, train_crisis_detector
 from pipeline.data import load_labelled, split_by_family
 from pipeline.embeddings import ensure_static_model
 from pipeline.evaluation.metrics import classification_report
@@ -118,6 +119,13 @@ def run_training(
         mlflow.log_params(result.params)  # the chosen features and C, the seed and the precision target
         mlflow.log_metric("train_seconds", result.seconds)
         mlflow.log_dict({"search": result.search, "thresholds": classifier.thresholds}, "training/search.json")
+        crisis = train_crisis_detector(
+            classifier, load_examples(frame), ensure_minilm_onnx(settings), seed=settings.seed
+        )
+        classifier.crisis = crisis.detector
+        mlflow.log_params({f"crisis_{k}": v for k, v in crisis.report["params"].items()})
+        mlflow.log_metrics(crisis_metrics(crisis.report))
+        mlflow.log_dict(crisis.report, "training/crisis.json")
 
         test_texts, test_labels = split.test["text"].tolist(), split.test["category"].tolist()
         holdout = classification_report(test_labels, classifier.predict_proba(test_texts))
@@ -139,6 +147,7 @@ def run_training(
                 **({"external_macro_f1": summary["external"]["macro_f1"]} if "external" in summary else {}),
             },
             "thresholds": classifier.thresholds,
+            "crisis": classifier.crisis.info,
         }
         decision = gate(classifier, test_texts, test_labels, settings, force)
         summary["version"] = log_and_register(classifier, settings.model_name)

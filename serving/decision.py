@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 CATEGORIES: tuple[str, ...] = ("clinical", "scheduling", "billing", "technical", "account")
@@ -38,6 +38,9 @@ class Prediction:
         probabilities: calibrated probability of every category, keyed by name.
         uncertain: True when ``confidence`` is below the model's tuned threshold for ``category``.
         model_version: registered model version that produced it.
+        signals: learned yes/no facts the routing rules read, by name ("crisis": the learned crisis
+            score fired, or it passed the fast gate and the crisis patterns fired); empty for a model
+            that learned none.
     """
 
     category: str
@@ -45,6 +48,7 @@ class Prediction:
     probabilities: dict[str, float]
     uncertain: bool
     model_version: str
+    signals: dict[str, bool] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

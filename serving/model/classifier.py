@@ -14,7 +14,9 @@ from typing import Any
 import numpy as np
 
 from serving.decision import CATEGORIES, Prediction
+from serving.model.crisis import CRISIS_DIR, CrisisDetector
 from serving.model.features import transform_texts
+from serving.rules.crisis import detect_crisis
 
 ESTIMATOR_FILE = "estimator.skops"
 META_FILE = "classifier.json"
@@ -29,12 +31,14 @@ class TicketClassifier:
         thresholds: category -> minimum confidence for an automatic decision.
         version: the registered model version ("unregistered" before registration).
         info: training facts shown by the API (trained_at, metrics, run_id).
+        crisis: the learned crisis score on the same features; None for models trained without one.
     """
 
     estimator: Any
     thresholds: dict[str, float]
     version: str = "unregistered"
     info: dict[str, Any] = field(default_factory=dict)
+    crisis: CrisisDetector | None = None
 
     def __post_init__(self) -> None:
         classes = [str(c) for c in self.estimator.classes_]
@@ -45,16 +49,29 @@ class TicketClassifier:
         # model2vec's Rust tokenizer refuses concurrent use ("Already borrowed"): one caller at a time.
         self._lock = threading.Lock()
 
+    def features(self, texts: Sequence[str]) -> list[Any]:
+        """The feature blocks of the fitted union (static embeddings, TF-IDF), one row per text.
+
+        Raises:
+            ValueError: for an estimator not trained by ``pipeline.train`` (no linear parts to reuse).
+        """
+        if self._parts is None:
+            raise ValueError("model: features are only available for models trained by pipeline.train")
+        texts = list(texts)
+        with self._lock:
+            return [transform_texts(transformer, texts) for _, transformer in self._parts[0].transformer_list]
+
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Calibrated probabilities, one row per text, columns in ``CATEGORIES`` order."""
         if len(texts) == 0:
             return np.zeros((0, len(CATEGORIES)))
-        texts = list(texts)
-        with self._lock:
-            if self._parts is None:
-                return np.asarray(self.estimator.predict_proba(texts))[:, self._order]
-            union, model, beta = self._parts
-            features = [transform_texts(transformer, texts) for _, transformer in union.transformer_list]
+        if self._parts is None:
+            with self._lock:
+                return np.asarray(self.estimator.predict_proba(list(texts)))[:, self._order]
+        return self._proba(self.features(texts))
+
+    def _proba(self, features: list[Any]) -> np.ndarray:
+        _, model, beta = self._parts
         logits = sum(_matmul(f, model.coef_[:, start:stop].T) for f, (start, stop) in zip(features, self._slices(features)))
         logits = beta * (logits + model.intercept_)
         logits -= logits.max(axis=1, keepdims=True)
@@ -67,8 +84,15 @@ class TicketClassifier:
         return list(zip(bounds[:-1], bounds[1:]))
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
-        """One ``Prediction`` per text."""
-        proba = self.predict_proba(texts)
+        """One ``Prediction`` per text, with the learned crisis signal when the model has one."""
+        texts = list(texts)
+        if self.crisis is None or not texts:
+            proba, signals = self.predict_proba(texts), [{} for _ in texts]
+        else:
+            features = self.features(texts)
+            proba = self._proba(features)
+            # Tickets the patterns flag skip the transformer: routing flags them either way.
+            signals = [{"crisis": bool(flag)} for flag in self.crisis.flags(texts, features, detect_crisis)]
         best = proba.argmax(axis=1)
         confidence = proba[np.arange(len(best)), best]
         uncertain = confidence < self._threshold_vector[best]
@@ -79,8 +103,9 @@ class TicketClassifier:
                 probabilities=dict(zip(CATEGORIES, map(float, row))),
                 uncertain=bool(u),
                 model_version=self.version,
+                signals=s,
             )
-            for b, c, u, row in zip(best, confidence, uncertain, proba.tolist())
+            for b, c, u, row, s in zip(best, confidence, uncertain, proba.tolist(), signals)
         ]
 
     def predict_one(self, text: str) -> Prediction:
@@ -88,7 +113,7 @@ class TicketClassifier:
         return self.predict([text])[0]
 
     def save(self, folder: Path) -> Path:
-        """Write the estimator (skops, no pickle) and the thresholds to ``folder``."""
+        """Write the estimator (skops, no pickle), the thresholds and the crisis detector to ``folder``."""
         import skops.io as sio
 
         folder = Path(folder)
@@ -96,6 +121,8 @@ class TicketClassifier:
         sio.dump(self.estimator, folder / ESTIMATOR_FILE)
         meta = {"thresholds": self.thresholds, "version": self.version, "info": self.info}
         (folder / META_FILE).write_text(json.dumps(meta, indent=2))
+        if self.crisis is not None:
+            self.crisis.save(folder / CRISIS_DIR)
         return folder
 
     @classmethod
@@ -111,11 +138,13 @@ class TicketClassifier:
             raise ValueError(f"model: refusing to load untrusted types {unexpected}")
         estimator = sio.load(path, trusted=untrusted)
         meta = json.loads((folder / META_FILE).read_text())
+        crisis = folder / CRISIS_DIR
         return cls(
             estimator=estimator,
             thresholds=meta["thresholds"],
             version=version or meta.get("version", "unregistered"),
             info=meta.get("info", {}),
+            crisis=CrisisDetector.load(crisis) if crisis.is_dir() else None,
         )
 
 

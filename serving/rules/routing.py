@@ -193,7 +193,8 @@ def decide(ticket: Ticket, prediction: Prediction) -> Decision:
     probabilities = dict(prediction.probabilities)  # a copy: the decision must not alias the input
     needs_review = prediction.uncertain or _signals_conflict(category, prepared)
 
-    if detect_crisis(prepared):
+    if prediction.signals.get("crisis", False) or detect_crisis(prepared):
+        # Patterns OR the learned score (models without one have no "crisis" signal: patterns only).
         # Crisis tickets are clinical whatever the model said; a different label is a conflict.
         return Decision(  # positional, in field order: see Decision
             ticket.ticket_id,
