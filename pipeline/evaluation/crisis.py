@@ -191,11 +191,8 @@ def report(
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command with ``argv`` and return its exit code (for tests and ``python -m``)."""
-    try:
-        app(args=argv, standalone_mode=False)
-    except typer.Exit as done:
-        return done.exit_code
-    return 0
+    code = app(args=argv, standalone_mode=False)  # click returns the code of typer.Exit here
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":
