@@ -47,7 +47,9 @@ class PostgresServer:
             except KeyError:
                 raise PostgresUnavailable("running as root and there is no 'postgres' user to run the server as") from None
             os.chown(self.root, user.pw_uid, user.pw_gid)
-            self.prefix = ["runuser", "-u", "postgres", "--"]
+            # runuser lives in /usr/sbin, which a minimal PATH may leave out.
+            runuser = shutil.which("runuser") or shutil.which("runuser", path="/usr/sbin:/sbin") or "runuser"
+            self.prefix = [runuser, "-u", "postgres", "--"]
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/triage"
 
     def _run(self, *args: str) -> None:
