@@ -276,7 +276,9 @@ def _ticket_id(job: BatchJob, columns: list[str]) -> Any:
 
     source = job.columns.fields.get("ticket_id", "ticket_id")
     value = F.col(f"`{source}`").cast("string") if source in columns else F.lit(None).cast("string")
-    return F.when(_absent(value), F.col(ROW).cast("string")).otherwise(value)
+    # An id whose own bytes are broken is no id (the local engine writes none either).
+    broken_id = F.col(REJECT_FIELD) == F.lit(source)
+    return F.when(broken_id, F.lit(None).cast("string")).when(_absent(value), F.col(ROW).cast("string")).otherwise(value)
 
 
 def _write(frame: Any, job: BatchJob, folder: Path) -> None:
