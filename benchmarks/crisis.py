@@ -56,21 +56,38 @@ def measure(classifier, texts: list[str], floor) -> dict[str, float]:
     }
 
 
-def agreement(classifier) -> dict[str, float]:
-    """int8 ONNX against PyTorch fp32 embeddings and transformer-stage flags on the crisis texts."""
+def torch_embeddings(texts: list[str], layers: int) -> np.ndarray:
+    """The same encoder in PyTorch fp32: the first ``layers`` layers, mean pooled, L2-normalised."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    from pipeline.embeddings import bundled_minilm
+
+    tokenizer = AutoTokenizer.from_pretrained(str(bundled_minilm()))
+    model = AutoModel.from_pretrained(str(bundled_minilm())).eval()
+    out = []
+    with torch.inference_mode():
+        for text in texts:
+            batch = tokenizer([text], truncation=True, max_length=256, return_tensors="pt")
+            states = model(**batch, output_hidden_states=True).hidden_states[layers]
+            out.append(torch.nn.functional.normalize(states.mean(dim=1), dim=1).numpy()[0])
+    return np.stack(out)
+
+
+def agreement(classifier, n: int) -> dict[str, float]:
+    """int8 ONNX against PyTorch fp32 embeddings and transformer-stage flags on ``n`` crisis texts."""
     import pandas as pd
-    from sentence_transformers import SentenceTransformer
 
     from pipeline.crisis import load_examples
-    from pipeline.embeddings import bundled_minilm
     from serving.settings import Settings
 
     examples = load_examples(pd.read_csv(Settings().data_path, dtype=str, keep_default_na=False))
-    texts = examples["text"].tolist()
+    hand = examples[examples["source"] != "sample"]
+    texts = hand.sample(min(n, len(hand)), random_state=0)["text"].tolist()
     detector = classifier.crisis
     onnx = detector.encoder.encode(texts)
-    torch_model = SentenceTransformer(str(bundled_minilm()), device="cpu")
-    reference = torch_model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
+    layers = detector.info.get("encoder", {}).get("layers", 6)
+    reference = torch_embeddings(texts, layers)
     cosine = (onnx * reference).sum(axis=1)
     features = classifier.features(texts)
     from serving.model.crisis import _linear, _sigmoid
@@ -94,6 +111,7 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="model URI or saved folder (the champion by default)")
     parser.add_argument("--generated", type=int, default=20_000, help="generated tickets to measure")
     parser.add_argument("--agreement", action="store_true", help="compare int8 ONNX with PyTorch (train extra)")
+    parser.add_argument("--agreement-texts", type=int, default=1000, help="hand-written texts to compare")
     args = parser.parse_args()
 
     import pandas as pd
@@ -125,7 +143,7 @@ def main() -> None:
                   f"{m['fast_us']:.1f} | {m['transformer_us_per_ticket']:.0f} | {m['transformer_ms_per_call']:.2f} | "
                   f"{m['floor_us']:.0f} | {m['crisis_over_floor']:.2f}x |")  # fmt: skip
         if args.agreement:
-            print("\nint8 ONNX vs PyTorch fp32:", json.dumps(agreement(classifier)))
+            print("\nint8 ONNX vs PyTorch fp32:", json.dumps(agreement(classifier, args.agreement_texts)))
 
 
 if __name__ == "__main__":

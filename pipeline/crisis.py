@@ -222,6 +222,12 @@ def embed_with_cache(encoder_folder: Path, texts: list[str]) -> np.ndarray:
     return np.stack([known[k] for k in keys]).astype(np.float32)
 
 
+def _export_facts(folder: Path) -> dict[str, Any]:
+    """What ``ensure_minilm_onnx`` wrote about the export (source, layers, quantization), if anything."""
+    path = folder / EXPORT_FILE
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
@@ -328,6 +334,7 @@ def train_crisis_detector(
         "by_kind_patterns_only": rates_by_kind(patterns, examples),
         "by_kind_learned_only": rates_by_kind(learned, examples),
         "onnx_sha256": _sha256(Path(encoder_folder) / ONNX_FILE),
+        "encoder": _export_facts(Path(encoder_folder)),
     }
     detector = CrisisDetector(
         fast_coef=fast_model.coef_[0],
@@ -337,7 +344,7 @@ def train_crisis_detector(
         gate=gate,
         threshold=threshold,
         encoder_folder=Path(encoder_folder),
-        info={k: report[k] for k in ("gate", "threshold", "recall", "transformer_share_sample", "onnx_sha256")},
+        info={k: report[k] for k in ("gate", "threshold", "recall", "transformer_share_sample", "onnx_sha256", "encoder")},
     )
     oof = pd.DataFrame({"fast": fast, "deep": deep, "patterns": patterns})
     return CrisisTraining(detector=detector, report=report, oof=oof)
