@@ -63,10 +63,13 @@ _LOCKED_WORDS = anchor_words(
     "locked lockout lock disabled suspended deactivated frozen blocked attempts code codes "
     "2fa verification reset authenticator file registered associated linked tied"
 )
-# "I'm not locked out", "never been locked out": a denial is not a lock-out.
-_LOCK_DENIED = r"(?<!not )(?<!n't )(?<!never )(?<!not been )(?<!never been )(?<!n't been )"
+# "I'm not locked out", "never been locked out": a denial is not a lock-out. The checks look back
+# from "lock", so they run only where "lock" occurs.
+_LOCK_DENIED = "".join(
+    f"(?<!{denial} lock)" for denial in ("not", "n't", "never", "not been", "never been", "n't been")
+)
 _LOCKED = re.compile(
-    rf"{_LOCK_DENIED}\block(?:ed)?[- ]?out\b|\baccount (?:is |was |got |has been |been |keeps getting )?"
+    rf"\block{_LOCK_DENIED}(?:ed)?[- ]?out\b|\baccount (?:is |was |got |has been |been |keeps getting )?"
     r"(?:locked|disabled|suspended|deactivated|frozen|blocked)|"
     r"\b(?:locked|disabled|suspended|deactivated|froze|blocked) (?:my |the )?account\b|"
     r"\btoo many (?:\w+ )?attempts\b|"

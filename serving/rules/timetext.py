@@ -9,15 +9,16 @@ day sets ``needs_review``; of several times the first referring to an existing a
 
 Choices where the contract is silent: an explicit am/pm always wins, and so does a part of day
 written beside a bare clock ("at 8 tonight" is 20:00, "7:30 tomorrow morning" is 07:30), so the
-1-7/8-11 rule only decides clocks that state nothing else. "Midnight" is the end of the day it
+1-7/8-11 rule only decides clocks that state nothing else; a bare number is a clock only when
+something marks it ("at 8", "8:00", "8 o'clock", "8 tonight"). "Midnight" is the end of the day it
 is attached to ("Friday at midnight" is Saturday 00:00), "12am" its start. "In 3 days" and "3 days
 ago" keep the clock time of ``created_at`` (calendar days in the client's zone); "in 2 hours" is
 elapsed time. A time counts as the appointment's only where the ticket talks about an appointment:
-a phrase must sit in a sentence with an appointment word ("session", "cancel", "reschedule"...),
-or, failing any such phrase, be a clock time or a time ahead ("in 2 hours"); and no time counts that
-dates a message ("I wrote her 3 days ago") or waking, living or dying.
-So "better off not waking up tomorrow", "my last dose was this morning" and "I'm up at 3 every
-night" are not appointments. Plural and habitual weekdays ("Mondays", "every other Friday") are a
+the phrase sits in a sentence with an appointment word ("session", "cancel", "reschedule", "my
+9am"...), or, when no phrase does, it is a clock from today on or a time ahead ("in 2 hours"). A
+time that dates a message ("I wrote her 3 days ago") or waking, living or dying never counts. So
+"better off not waking up tomorrow", "my last dose was this morning" and "I'm up at 3 every night"
+are not appointments. Plural and habitual weekdays ("Mondays", "every other Friday") are a
 recurring series, not a date.
 
 Why hand-written regexes and not dateparser for everything: dateparser costs about 1 ms per call
@@ -75,7 +76,7 @@ _OFFSET_UNIT = r"(?:hours?|hrs?|minutes?|mins?|days?|weeks?|wks?)"
 # Date phrases (named groups tell the kinds apart). A weekday must end its word: "Mondays" is a
 # recurring day, not a date.
 _DATE = (
-    r"(?P<rel>today|tonight|tomorrow|tomorow|tommorow|tommorrow|tmrw|tmr|yesterday)"
+    r"(?P<rel>today|tonight|tomorrow|tomorow|tommorow|tommorrow|tmrw|tmr|yesterday|last night)"
     rf"(?:'s)?(?:\s+(?P<relpart>{_PART}))?"
     r"|(?P<thispart>this\s+(?:morning|afternoon|evening))"
     rf"|(?:(?P<wdmod>this|next|last|coming|on)\s+)?(?P<wd>{_WEEKDAY})\b"
@@ -87,7 +88,12 @@ _DATE = (
     r"|(?P<iso>(?P<iy>\d{4})-(?P<im>\d{2})-(?P<id>\d{2}))"
     r"|(?<![\d/.])(?P<nm>\d{1,2})/(?P<nd>\d{1,2})(?:/(?P<ny>\d{4}|\d{2}))?(?![\d/]|\s*(?:of|hours?|hrs?)\b)"
     rf"|\bin\s+(?P<innum>{_NUM})\s+(?P<inunit>{_OFFSET_UNIT})\b(?!\s+ago)"
-    rf"|(?<![\w-])(?P<agonum>{_NUM})\s+(?P<agounit>{_OFFSET_UNIT})\s+(?P<agodir>ago|from now)\b"
+)
+# "3 days ago", "2 hours from now": scanned apart, only in texts with "ago" or "from now", because
+# a phrase that can start at any number word ("a", "an", "one") costs the main scan a try at
+# every word.
+_AGO = re.compile(
+    rf"(?<![\w-])(?P<num>{_NUM})\s+(?P<unit>{_OFFSET_UNIT})\s+(?P<dir>ago|from now)\b"
 )
 # Clock phrases. One pattern reads every written clock, so "at 9pm" is one phrase whose "pm" is
 # read (two alternatives, "at 9" and "9pm", once let the earlier-starting "at 9" win). A bare
@@ -129,41 +135,53 @@ _DATE_CLOCK_GAP = re.compile(
 _CLOCK_DATE_GAP = re.compile(rf"\s*(?:{_SLOT_NOUN}\s+)?(?:,|on|this|next)?\s*(?:the\s+)?")
 _WEEKDAY_DATE_GAP = re.compile(r"\s*,?\s*(?:the\s+)?")
 # "every Friday", "weekly Monday sessions", "every-other-friday", "at 3 every night": habitual.
+_HABITUAL_WORDS = anchor_words("every each other weekly usual regular normal")
 _HABITUAL_BEFORE = re.compile(r"(?:every|each|other|weekly|usual|regular|normal)[\s-]+$")
 _HABITUAL_AFTER = re.compile(r"\s+(?:every|each)\b")
 # Words that say a sentence is about an appointment. A time in any other sentence ("my last dose
 # was this morning", "better off not waking up tomorrow") is not the appointment's time.
+# One \b shared by a group instead of one per alternative: Python's ``re`` skips an alternative
+# that starts with a literal after a single comparison but must fully try one that starts with
+# \b, so this form runs several times faster. Searched only in sentences that hold a time.
 _APPOINTMENT_CUE = re.compile(
-    r"\b(?:appointments?|appts?|sessions?|visits?|slots?|booking|booked|book|consult\w*|"
-    r"(?:video|phone|our|my|the) call|cancel\w*|reschedul\w*|re-?book\w*|schedul\w*|move|moving|"
-    r"moved|push(?:ed)? (?:back|it)|postpon\w*|make it|can'?t make|cannot make|attend\w*|"
+    r"\b(?:(?:appointments?|appts?|sessions?|visits?|slots?|booking|booked|book|consult\w*|"
+    r"(?:video|phone|our|my|the) call|cancel\w*|reschedul\w*|re-?book\w*|schedul\w*|"
+    r"mov(?:e|ing|ed)(?! (?:my |the |your )?(?:dose|doses|dosage|meds|medication|pills?)\b)|"
+    r"push(?:ed)? (?:back|it)|postpon\w*|make it|can'?t make|cannot make|attend\w*|"
     r"come in|be there|show(?:ed)? up|no[- ]?show\w*|join\w*|log(?:ged)? (?:on|in)|calendar|"
     r"available|availability|instead|(?:another|a new|a different|other) time|"
     r"(?:can|could) (?:i|we) do|can'?t do (?=\d|at\b|to(?:day|night|morrow)|this|next|\w+day\b))\b|"
     # "my 9am", "our 4pm", "my 11 tomorrow": a clock owned by the client is an appointment
-    r"\b(?:my|our) \d{1,2}(?::\d{2})?(?:\s*(?:[ap]\.?m\b|o'?clock)|\s+(?:today|tonight|tomorrow|"
-    r"this|next|on)\b)"
+    r"(?:my|our) \d{1,2}(?::\d{2})?(?:\s*(?:[ap]\.?m\b|o'?clock)|\s+(?:today|tonight|tomorrow|"
+    r"this|next|on)\b))"
 )
 # A time that dates something else: a message right before it ("I wrote to my therapist 6 days
 # ago", which is the wait reader's business), or waking, living or dying ("better off not waking up
 # tomorrow": a crisis phrase is never an appointment).
 _MESSAGE_VERB = (
     r"(?:wrote|written|messaged|emailed|e-mailed|texted|sent|contacted|asked|called|pinged|"
-    r"reached out(?: to)?|left(?: (?:a|her|him|them) (?:message|voicemail))?)"
+    r"reached out(?: to)?|left(?: (?:a|her|him|them) (?:message|voicemail))?|"
+    r"(?:trying|tried|try) to (?:reach|contact|get (?:a )?hold of|get in touch with))"
+)
+_DATES_OTHER_WORDS = anchor_words(
+    "wrote written messaged emailed mailed texted sent contacted asked called pinged reached left "
+    "trying tried try wake waking woke here alive around live die dying dead gone through survive"
 )
 _DATES_OTHER = re.compile(
-    rf"\b{_MESSAGE_VERB}\b(?:\s+[\w.']+){{0,4}}\s*$|"
-    r"\b(?:wak(?:e|ing)(?: up)?|woke(?: up)?|be (?:here|alive|around)|live(?: to see)?|die|"
-    r"dying|dead|gone|make it through|get through|survive)\s+(?:by\s+|until\s+|past\s+)?$"
+    rf"\b(?:{_MESSAGE_VERB}\b(?:\s+[\w.']+){{0,4}}\s*|"
+    r"(?:wak(?:e|ing)(?: up)?|woke(?: up)?|be (?:here|alive|around)|live(?: to see)?|die|"
+    r"dying|dead|gone|make it through|get through|survive)\s+(?:by\s+|until\s+|past\s+)?)$"
 )
-# Dots that do not end a sentence ("Dr. Patel", "7 p.m.", "St. Mary's", "3.5"): blanked before
-# the text is cut into sentences.
-_NON_FINAL_DOT = re.compile(
-    r"\b(?:dr|drs|mr|mrs|ms|mx|prof|st|jr|sr|vs|etc|approx|appt|jan|feb|mar|apr|jun|jul|aug|"
-    r"sep|sept|oct|nov|dec|mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)\.|\b[ap]\.(?=\s?m\b)|"
-    r"(?<=\b[ap]\.m)\.|(?<=\b[ap]m)\.(?=\s*[a-z0-9])|(?<=\d)\.(?=\d)"
+# Where a sentence ends. A dot does not end one after an abbreviation ("Dr. Patel", "St. Mary's",
+# "Mar. 7"), inside "a.m."/"p.m." or between digits ("3.5"). The dot comes first and the checks
+# look back from it, so they run only at dots.
+_ABBREVIATIONS = (
+    "dr drs mr mrs ms mx prof st jr sr vs etc approx appt jan feb mar apr jun jul aug sep sept "
+    "oct nov dec mon tue tues wed thu thur thurs fri sat sun a p a.m p.m"
+).split()
+_SENTENCE_END = re.compile(
+    r"[!?\n;]|\.(?!\d)" + "".join(rf"(?<!\b{re.escape(a)}\.)" for a in _ABBREVIATIONS)
 )
-_SENTENCE_END = re.compile(r"[.!?\n;]+")
 # Words that mark a time as the appointment the ticket is about...
 _EXISTING_BEFORE = re.compile(
     r"(?:\bmy|\bour|appointment|\bappt|session|scheduled|booked|\bmissed|\bmiss|cancel\w*|"
@@ -249,9 +267,9 @@ def _number(word: str) -> float:
 
 def _sentence_starts(low: str) -> list[int]:
     """Offsets where a new sentence begins, ignoring the dots of "Dr.", "p.m." and "3.5"."""
-    if "." in low:
-        low = _NON_FINAL_DOT.sub(lambda m: " " * len(m.group()), low)
-    return [m.end() for m in _SENTENCE_END.finditer(low)]
+    if "." in low or "!" in low or "?" in low or "\n" in low or ";" in low:
+        return [m.end() for m in _SENTENCE_END.finditer(low)]
+    return []  # one sentence; five substring checks cost less than the scan
 
 
 # A clock as written: (hour, minute, meridiem), meridiem "a"/"p" for am/pm, None for a bare clock,
@@ -360,11 +378,11 @@ def _date_phrase(g: dict, base: date, created: datetime, zone: tzinfo) -> _Phras
         if rel.startswith("tod") or rel == "tonight":
             phrase.day = base
             phrase.same_day = rel
-        elif rel == "yesterday":
+        elif rel == "yesterday" or rel == "last night":
             phrase.day = base - timedelta(days=1)
         else:
             phrase.day = base + timedelta(days=1)
-        phrase.part = g["relpart"] or ("night" if rel == "tonight" else None)
+        phrase.part = g["relpart"] or ("night" if rel in ("tonight", "last night") else None)
     elif g["thispart"] is not None:
         phrase.kind = "rel"
         phrase.day = base
@@ -390,37 +408,47 @@ def _date_phrase(g: dict, base: date, created: datetime, zone: tzinfo) -> _Phras
         if not 1 <= month <= 12:
             return None
         phrase.day = _explicit_date(g["ny"], month, day, base)
-    elif g["innum"] is not None or g["agonum"] is not None:
-        ago = g["agodir"] == "ago"
-        amount = _number(g["innum"] or g["agonum"]) * (-1 if ago else 1)
-        unit = (g["inunit"] or g["agounit"])[0]
-        phrase.kind = "ago" if ago else "exact"
-        if unit in "dw":  # calendar days keep the clock time
-            days = amount * (7 if unit == "w" else 1)
-            if days != int(days):
-                return None
-            phrase.exact = _wall_clock_shift(created, zone, int(days))
-        else:
-            phrase.exact = created + timedelta(hours=amount * _UNIT_HOURS[unit])
-        return phrase
+    elif g["innum"] is not None:
+        return _offset_phrase(g["innum"], g["inunit"], False, created, zone)
     else:
         return None
     return phrase if phrase.day is not None else None
+
+
+def _offset_phrase(
+    number: str, unit: str, ago: bool, created: datetime, zone: tzinfo
+) -> _Phrase | None:
+    """"in 3 days", "2 hours ago": an instant; calendar days and weeks keep the clock time."""
+    amount = _number(number) * (-1 if ago else 1)
+    phrase = _Phrase(0, 0, kind="ago" if ago else "exact")
+    if unit[0] in "dw":
+        days = amount * (7 if unit[0] == "w" else 1)
+        if days != int(days):
+            return None
+        phrase.exact = _wall_clock_shift(created, zone, int(days))
+    else:
+        phrase.exact = created + timedelta(hours=amount * _UNIT_HOURS[unit[0]])
+    return phrase
 
 
 def _is_clock(g: dict) -> bool:
     return g["ch"] is not None or g["noon"] is not None
 
 
-def _find_phrases(low: str, base: date, created: datetime, zone: tzinfo) -> list[_Phrase]:
+def _find_phrases(
+    prepared: PreparedText, base: date, created: datetime, zone: tzinfo
+) -> list[_Phrase]:
     """All date/clock phrases, with a date and its clock merged into one phrase."""
+    low = prepared.low
+    habitual = not _HABITUAL_WORDS.isdisjoint(prepared.words)
     phrases: list[_Phrase] = []
     pending_clock: _Phrase | None = None  # a clock waiting for a following date ("3pm friday")
     for match in _TOKEN.finditer(low):
         g = match.groupdict()
         start, end = match.span()
-        if _HABITUAL_AFTER.match(low, end) or _HABITUAL_BEFORE.search(
-            low, max(0, start - 16), start
+        if habitual and (
+            _HABITUAL_AFTER.match(low, end)
+            or _HABITUAL_BEFORE.search(low, max(0, start - 16), start)
         ):
             pending_clock = None
             continue
@@ -467,6 +495,16 @@ def _find_phrases(low: str, base: date, created: datetime, zone: tzinfo) -> list
             continue
         pending_clock = None
         phrases.append(phrase)
+    if "ago" in low or "from now" in low:
+        for match in _AGO.finditer(low):
+            phrase = _offset_phrase(
+                match["num"], match["unit"], match["dir"] == "ago", created, zone
+            )
+            if phrase is not None:
+                phrase.start, phrase.end = match.span()
+                phrases[:] = [p for p in phrases if p.end <= phrase.start or p.start >= phrase.end]
+                phrases.append(phrase)
+        phrases.sort(key=lambda p: p.start)
     return phrases
 
 
@@ -522,21 +560,43 @@ def _add_fallback(phrases: list[_Phrase], low: str, base: date, created: datetim
     phrases.sort(key=lambda p: p.start)
 
 
-def _appointment_phrases(phrases: list[_Phrase], low: str) -> list[_Phrase]:
+def _appointment_phrases(
+    phrases: list[_Phrase], prepared: PreparedText, base: date
+) -> list[_Phrase]:
     """The phrases that can be the appointment's time (see the module docstring)."""
-    phrases = [
-        p for p in phrases if not _DATES_OTHER.search(low, max(0, p.start - 60), p.start)
-    ]
-    cues = [m.start() for m in _APPOINTMENT_CUE.finditer(low)]
-    if cues:
-        starts = _sentence_starts(low)
-        cued = {bisect_right(starts, cue) for cue in cues}
-        kept = [p for p in phrases if bisect_right(starts, p.start) in cued]
-        if kept:
-            return kept
-    # No sentence talks about an appointment: only a clock or a time ahead ("in 2 hours") can
-    # still be one; a day alone or "3 days ago" dates something else.
-    return [p for p in phrases if p.clock is not None or p.kind == "exact"]
+    low = prepared.low
+    if not _DATES_OTHER_WORDS.isdisjoint(prepared.words):
+        phrases = [
+            p for p in phrases if not _DATES_OTHER.search(low, max(0, p.start - 60), p.start)
+        ]
+    starts = _sentence_starts(low)
+    if not starts:  # one sentence
+        if _APPOINTMENT_CUE.search(low) is not None:
+            return phrases
+        return _outside_appointment_talk(phrases, base)
+    bounds = [0, *starts, len(low)]
+    cued: dict[int, bool] = {}
+    kept = []
+    for phrase in phrases:
+        index = bisect_right(starts, phrase.start)
+        if index not in cued:  # one search per sentence that holds a phrase
+            found = _APPOINTMENT_CUE.search(low, bounds[index], bounds[index + 1])
+            cued[index] = found is not None
+        if cued[index]:
+            kept.append(phrase)
+    return kept or _outside_appointment_talk(phrases, base)
+
+
+def _outside_appointment_talk(phrases: list[_Phrase], base: date) -> list[_Phrase]:
+    """The phrases that can be an appointment though no sentence with a time talks about one.
+
+    Only a clock from today on or a time ahead ("in 2 hours"); a day alone, "at 9pm last night" or
+    "3 days ago" dates something else.
+    """
+    return [
+        p for p in phrases
+        if p.kind == "exact" or (p.clock is not None and (p.day is None or p.day >= base))
+    ]  # fmt: skip
 
 
 def _at(day: date, hour: int, minute: int, zone: tzinfo) -> datetime:
@@ -545,11 +605,12 @@ def _at(day: date, hour: int, minute: int, zone: tzinfo) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=zone)
 
 
-def _instant(phrase: _Phrase, zone: tzinfo, created: datetime, low: str) -> tuple[datetime, bool]:
+def _instant(
+    phrase: _Phrase, zone: tzinfo, created: datetime, base: date, low: str
+) -> tuple[datetime, bool]:
     """The phrase as an aware datetime plus whether the reading needs review."""
     if phrase.exact is not None:
         return phrase.exact, False
-    base = created.astimezone(zone).date()
     if phrase.clock is not None:
         hour, minute = _clock_time(phrase.clock, phrase.part)
         if phrase.day is not None:
@@ -573,15 +634,14 @@ def _pick_existing(phrases: list[_Phrase], low: str) -> tuple[_Phrase, bool]:
     if len(phrases) == 1:
         return phrases[0], False
 
-    def is_target(phrase: _Phrase) -> bool:
+    candidates = []  # phrases that are not a new or proposed time
+    for phrase in phrases:
         before = low[max(0, phrase.start - 30) : phrase.start]
-        return bool(_TARGET_BEFORE.search(before) or _TARGET_AFTER.match(low, phrase.end))
-
-    candidates = [p for p in phrases if not is_target(p)]
-    for phrase in candidates:
-        before = low[max(0, phrase.start - 30) : phrase.start]
+        if _TARGET_BEFORE.search(before) or _TARGET_AFTER.match(low, phrase.end):
+            continue
         if _EXISTING_BEFORE.search(before) or _EXISTING_AFTER.match(low, phrase.end):
             return phrase, False
+        candidates.append(phrase)
     if len(candidates) == 1:
         return candidates[0], False
     return phrases[0], True
@@ -608,13 +668,13 @@ def find_appointment_time(
     zone = resolve_zone(created_at, zone)
     try:
         base = created_at.astimezone(zone).date()
-        phrases = _find_phrases(low, base, created_at, zone)
+        phrases = _find_phrases(prepared, base, created_at, zone)
         _add_fallback(phrases, low, base, created_at)
-        phrases = _appointment_phrases(phrases, low) if phrases else phrases
+        phrases = _appointment_phrases(phrases, prepared, base) if phrases else phrases
         if not phrases:
             return None
         phrase, unclear = _pick_existing(phrases, low)
-        at, review = _instant(phrase, zone, created_at, low)
+        at, review = _instant(phrase, zone, created_at, base, low)
     except (OverflowError, ValueError):  # dates at the edge of the calendar
         return None
     return TextTime(at=at, needs_review=unclear or review)
@@ -656,7 +716,7 @@ _PROVIDER_WORD = re.compile(rf"\b{_PROVIDER}\b")
 _WAIT_SPAN = re.compile(
     rf"(?<![\w-])(?P<num>{_NUM})\s+(?P<unit>hours?|hrs?|days?|weeks?|wks?)\b(?:\s+(?P<ago>ago|now))?"
     rf"|\bsince\s+(?:last\s+)?(?P<swd>{_WEEKDAY})|\bsince\s+(?P<srel>yesterday|last week)"
-    rf"|\b(?:on|from)\s+(?:last\s+)?(?P<owd>{_WEEKDAY})|\b(?P<lwd>last\s+{_WEEKDAY})"
+    rf"|\b(?:on|from|sent)\s+(?:last\s+)?(?P<owd>{_WEEKDAY})|\b(?P<lwd>last\s+{_WEEKDAY})"
     r"|\b(?P<yest>yesterday)|\b(?P<lweek>last week)"
     rf"|\bsince\s+(?P<smon>{_MONTH})\.?\s+(?P<sday>\d{{1,2}})"
     r"|\bsince\s+(?P<snm>\d{1,2})/(?P<snd>\d{1,2})(?![\d/])"
@@ -664,7 +724,8 @@ _WAIT_SPAN = re.compile(
 _WAIT_WORDS = anchor_words(
     "reply replies response answer callback call heard back replied responded answered hear "
     "respond returned waiting wrote written messaged emailed mailed texted sent reached left "
-    "contacted asked called pinged ignoring ignored ignores ghosted ghosting silence unanswered "
+    "contacted asked called pinged reach trying tried ignoring ignored ignores ghosted ghosting "
+    "silence unanswered "
     "nothing"
 )
 # Every _WAIT_SPAN alternative contains one of these (weekday names contain "day" except the
@@ -691,6 +752,9 @@ def _wait_anchor(g: dict, base: date) -> date | None:
 
 def _sentence_wait(chunk: str, base: date, zone: tzinfo, created_at: datetime) -> float | None:
     """The longest wait one sentence states, or None."""
+    if _WAIT_SPAN_HINT.search(chunk) is None:  # no span: skip the cue regexes (measured cheaper
+        # than one search for any cue over the whole text first)
+        return None
     sent = _SENT.search(chunk) is not None
     if not sent and _NO_REPLY.search(chunk) is None and _WAITING.search(chunk) is None:
         return None

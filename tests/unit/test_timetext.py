@@ -31,7 +31,7 @@ def hours(text, created=CREATED, zone=NY):
         ("on Wednesday at 2pm", (172.0, False)),  # same weekday -> next week
         ("in 2 hours", (2.0, False)),
         ("in half an hour", (0.5, False)),
-        ("Dec 3 at 2pm", (-3931.0, False)),  # nearest Dec 3 (past, 164 d) beats 202 d ahead
+        ("my session Dec 3 at 2pm", (-3931.0, False)),  # nearest Dec 3 (past, 164 d) beats 202 d ahead
         ("Sep 3 at 2pm", (2668.0, False)),  # nearest Sep 3 is ahead
         ("my Feb 3 session", (-2445.0, False)),  # nearest Feb 3 is in the past (EST -> EDT: one hour less)
         ("cancel 12/03", (-3933.0, False)),  # US month/day
@@ -222,3 +222,46 @@ def test_time_in_the_appointment_sentence_wins_over_an_earlier_one():
 )
 def test_issue_waits(text, expected):
     assert find_wait_hours(text, ISSUE_CREATED, None) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I took my meds at 9pm last night, should I move my dose?", None),  # not a session
+        ("I missed my session at 7 last night, can I rebook?", (-23.0, False)),
+        ("Can't come to my 10am tomorrow, sick kid.", (16.0, False)),
+        ("Need to cancel. It is tmrw at 2pm", (20.0, False)),  # a clock in another sentence
+    ],
+)
+def test_more_appointment_wording(text, expected):
+    assert hours(text, created=ISSUE_CREATED, zone=None) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I have been trying to reach my provider for 4 days now with no luck", 96.0),
+        ("my counselor hasn't responded to my messages (sent tuesday and thursday)", 54.0),
+        ("I left my therapist a voicemail 3 days ago", 72.0),
+        ("It's been a week since my last session and I'm struggling", None),
+    ],
+)
+def test_more_wait_wording(text, expected):
+    assert find_wait_hours(text, ISSUE_CREATED, None) == expected
+
+
+def test_exactness_report_counts_nulls_and_fields():
+    from pipeline.evaluation.timetext import score_times
+
+    base = {"created_at": "2026-03-05T18:00:00+00:00"}
+    rows = [
+        {**base, "ticket_id": "a", "text": "cancel my session tomorrow at 7am",
+         "expected_hours": 13.0, "expected_wait_hours": None},
+        {**base, "ticket_id": "b", "text": "waking up tomorrow",
+         "expected_hours": None, "expected_wait_hours": None},
+        {**base, "ticket_id": "c", "text": "no reply for 3 days", "expected_hours": None,
+         "expected_wait_hours": 70.0, "awaiting_provider_since": "2026-03-02T20:00:00+00:00"},
+    ]  # fmt: skip
+    hours_read, waits_read = score_times(rows)
+    assert (hours_read.exact, hours_read.from_text) == (3, 3)
+    assert (waits_read.exact, waits_read.from_text, waits_read.exact_from_text) == (3, 2, 2)
