@@ -11,8 +11,10 @@ from collections.abc import Callable
 from typing import Any
 
 import mlflow
+import pandas as pd
 from sklearn.metrics import f1_score
 
+from pipeline.crisis import crisis_metrics, ensure_minilm_onnx, load_examples, train_crisis_detector
 from pipeline.data import load_labelled
 from pipeline.dataset import DataOptions, Dataset, prepare_dataset
 from pipeline.embeddings import ensure_static_model
@@ -167,6 +169,12 @@ def run_training(
         mlflow.log_params(result.params)  # the chosen features and C, the seed and the precision target
         mlflow.log_metric("train_seconds", result.seconds)
         mlflow.log_dict({"search": result.search, "thresholds": classifier.thresholds}, "training/search.json")
+        labelled = pd.concat([split.train, split.val, split.test], ignore_index=True)
+        crisis = train_crisis_detector(classifier, load_examples(labelled), ensure_minilm_onnx(settings), seed=settings.seed)
+        classifier.crisis = crisis.detector
+        mlflow.log_params({f"crisis_{k}": v for k, v in crisis.report["params"].items()})
+        mlflow.log_metrics(crisis_metrics(crisis.report))
+        mlflow.log_dict(crisis.report, "training/crisis.json")
 
         test_texts, test_labels = split.test["text"].tolist(), split.test["category"].tolist()
         holdout = classification_report(test_labels, classifier.predict_proba(test_texts))
@@ -190,6 +198,7 @@ def run_training(
                 **({"external_macro_f1": summary["external"]["macro_f1"]} if "external" in summary else {}),
             },
             "thresholds": classifier.thresholds,
+            "crisis": classifier.crisis.info,
         }
         if "signals" in summary:
             classifier.info["signal_thresholds"] = summary["signals"]["thresholds"]

@@ -39,8 +39,8 @@ class Prediction:
         uncertain: True when ``confidence`` is below the model's tuned threshold for ``category``.
         model_version: registered model version that produced it.
         signals: learned routing signals, name -> fired (``serving.rules.signals.SIGNALS`` names, and
-            any later ones); a name that is absent was not learned, and the rules read the text
-            pattern for it instead. Empty for a model without a signal head.
+            ``"crisis"``: the learned crisis score fired); a name that is absent was not learned, and the
+            rules read the text pattern for it instead. Empty for a model without learned signals.
 
     Fields are in this order (``category, confidence, probabilities, uncertain, model_version,
     signals``); positional callers rely on it, and ``signals`` is last so that older callers that

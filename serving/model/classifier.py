@@ -14,8 +14,10 @@ from typing import Any
 import numpy as np
 
 from serving.decision import CATEGORIES, Prediction
+from serving.model.crisis import CRISIS_DIR, CrisisDetector
 from serving.model.features import transform_texts
 from serving.model.heads import SignalHead
+from serving.rules.crisis import matching_rules
 
 ESTIMATOR_FILE = "estimator.skops"
 META_FILE = "classifier.json"
@@ -48,6 +50,8 @@ class TicketClassifier:
         info: training facts shown by the API (trained_at, metrics, run_id).
         signal_head: the learned routing signals on the estimator's own features; None for a model
             trained without one (the rules then read the text patterns).
+        crisis: the learned crisis score on the same features (signal ``"crisis"``); None for a model
+            trained without one (the crisis patterns alone then decide).
     """
 
     estimator: Any
@@ -55,6 +59,7 @@ class TicketClassifier:
     version: str = "unregistered"
     info: dict[str, Any] = field(default_factory=dict)
     signal_head: SignalHead | None = None
+    crisis: CrisisDetector | None = None
 
     def __post_init__(self) -> None:
         classes = [str(c) for c in self.estimator.classes_]
@@ -62,8 +67,9 @@ class TicketClassifier:
         self._order = np.array([classes.index(c) for c in CATEGORIES])
         self._threshold_vector = np.array([self.thresholds.get(c, 0.0) for c in CATEGORIES])
         self._parts = _linear_parts(self.estimator)
-        if self.signal_head is not None and self._parts is None:
-            raise ValueError("signal_head: needs an estimator trained by pipeline.train (feature union + logistic regression)")
+        for name in ("signal_head", "crisis"):
+            if getattr(self, name) is not None and self._parts is None:
+                raise ValueError(f"{name}: needs an estimator trained by pipeline.train (feature union + logistic regression)")
         # The category weights with the signal head's stacked under them: one product per feature block
         # gives both. Cut into blocks (and made contiguous) at the first call, when the widths are known.
         if self._parts is not None:
@@ -73,6 +79,18 @@ class TicketClassifier:
         # model2vec's Rust tokenizer refuses concurrent use ("Already borrowed"): one caller at a time.
         self._lock = threading.Lock()
 
+    def features(self, texts: Sequence[str]) -> list[Any]:
+        """The feature blocks of the fitted union (static embeddings, TF-IDF), one row per text.
+
+        Raises:
+            ValueError: for an estimator not trained by ``pipeline.train`` (no linear parts to reuse).
+        """
+        if self._parts is None:
+            raise ValueError("model: features are only available for models trained by pipeline.train")
+        texts = list(texts)
+        with self._lock:
+            return [transform_texts(transformer, texts) for _, transformer in self._parts[0].transformer_list]
+
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Calibrated probabilities, one row per text, columns in ``CATEGORIES`` order."""
         return self._scores(texts)[0]
@@ -81,23 +99,31 @@ class TicketClassifier:
         """Signal probabilities, one row per text, columns in ``signal_head.names`` order; None without a head."""
         return self._scores(texts)[1]
 
-    def _scores(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
-        """Category probabilities and signal probabilities (None without a head) from one feature pass."""
+    def predict_crisis(self, texts: Sequence[str]) -> np.ndarray | None:
+        """Whether crisis detection (patterns and the learned score) flags each text; None without a learned score."""
+        return self._scores(texts, crisis=True)[2]
+
+    def _scores(self, texts: Sequence[str], crisis: bool = False) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Category probabilities, signal probabilities (None without a head) and, when ``crisis`` is
+        asked for and the model has the score, the learned crisis flags, from one feature pass."""
         head = self.signal_head
         if len(texts) == 0:
-            return np.zeros((0, len(CATEGORIES))), None if head is None else np.zeros((0, len(head.names)))
+            return np.zeros((0, len(CATEGORIES))), None if head is None else np.zeros((0, len(head.names))), None
         texts = list(texts)
-        with self._lock:
-            if self._parts is None:
-                return np.asarray(self.estimator.predict_proba(texts))[:, self._order], None
-            union, model, beta = self._parts
-            features = [transform_texts(transformer, texts) for _, transformer in union.transformer_list]
+        if self._parts is None:
+            with self._lock:
+                return np.asarray(self.estimator.predict_proba(texts))[:, self._order], None, None
+        features = self.features(texts)
+        flags = None
+        if crisis and self.crisis is not None:
+            flags = self.crisis.flags(texts, features, [matching_rules(t) for t in texts])
+        _, model, beta = self._parts
         logits = sum(_row_dot(f, w) for f, w in zip(features, self._block_weights(features)))
         n_categories = len(model.classes_)
         proba = _softmax(logits[:, :n_categories], model.intercept_, beta)[:, self._order]
         if head is None:
-            return proba, None
-        return proba, _row_dot(_softmax(logits[:, n_categories:], head.intercept, head.beta), head.members)
+            return proba, None, flags
+        return proba, _row_dot(_softmax(logits[:, n_categories:], head.intercept, head.beta), head.members), flags
 
     def _block_weights(self, features: list[Any]) -> list[np.ndarray]:
         if self._blocks is None:
@@ -106,8 +132,8 @@ class TicketClassifier:
         return self._blocks
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
-        """One ``Prediction`` per text, with the signals of the head (empty without one)."""
-        proba, signal_proba = self._scores(texts)
+        """One ``Prediction`` per text, with the signals of the head and the crisis score (empty without them)."""
+        proba, signal_proba, crisis = self._scores(texts, crisis=True)
         best = proba.argmax(axis=1)
         confidence = proba[np.arange(len(best)), best]
         uncertain = confidence < self._threshold_vector[best]
@@ -116,6 +142,8 @@ class TicketClassifier:
         else:
             names = self.signal_head.names
             fired = (dict(zip(names, row)) for row in (signal_proba >= self.signal_head.threshold_vector).tolist())
+        if crisis is not None:
+            fired = ({**s, "crisis": bool(c)} for s, c in zip(fired, crisis))
         return [
             Prediction(
                 category=CATEGORIES[b],
@@ -133,7 +161,7 @@ class TicketClassifier:
         return self.predict([text])[0]
 
     def save(self, folder: Path) -> Path:
-        """Write the estimator (skops, no pickle) and the thresholds to ``folder``."""
+        """Write the estimator (skops, no pickle), the thresholds, the signal head and the crisis score to ``folder``."""
         import skops.io as sio
 
         folder = Path(folder)
@@ -143,6 +171,8 @@ class TicketClassifier:
         (folder / META_FILE).write_text(json.dumps(meta, indent=2))
         if self.signal_head is not None:
             self.signal_head.save(folder)
+        if self.crisis is not None:
+            self.crisis.save(folder / CRISIS_DIR)
         return folder
 
     @classmethod
@@ -164,12 +194,14 @@ class TicketClassifier:
             )
         estimator = sio.load(path, trusted=untrusted)
         meta = json.loads((folder / META_FILE).read_text())
+        crisis = folder / CRISIS_DIR
         return cls(
             estimator=estimator,
             thresholds=meta["thresholds"],
             version=version or meta.get("version", "unregistered"),
             info=meta.get("info", {}),
             signal_head=SignalHead.load(folder),
+            crisis=CrisisDetector.load(crisis) if crisis.is_dir() else None,
         )
 
 

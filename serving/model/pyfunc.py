@@ -28,6 +28,7 @@ MODEL_DISTRIBUTIONS: tuple[str, ...] = (
     "numpy",
     "model2vec",
     "tokenizers",
+    "onnxruntime",  # the learned crisis score's int8 MiniLM layers
     "skops",
     "pandas",
     "pyarrow",

@@ -11,6 +11,7 @@ measure recall and false-positive rate.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -167,6 +168,8 @@ _RULES: tuple[tuple[str, str], ...] = (
     ("safe", rf"\b(?:my {_KIN}|he|she|they) (?:is|isn'?t|are|aren'?t|'s) (?:not )?safe (?:with|"
      r"around) (?:me|himself|herself|themselves)\b|\bnot safe (?:with|around) (?:myself|me)\b"),
 )
+# Identifies the table's order: a learned crisis score names patterns by index (serving.model.crisis).
+RULES_FINGERPRINT = hashlib.sha256(repr(_RULES).encode()).hexdigest()[:16]
 _COMPILED = tuple((anchor_words(words), re.compile(pattern)) for words, pattern in _RULES)
 _ALL_ANCHORS = frozenset().union(*(anchors for anchors, _ in _COMPILED))
 # anchor word -> indices of the rules it enables, so a ticket only visits the rules it can match.
@@ -212,6 +215,26 @@ def _negated(low: str, start: int) -> bool:
     if cut is not None:
         before = before[cut.end() :]
     return _NEGATION.search(before) is not None
+
+
+def matching_rules(text: str | PreparedText) -> frozenset[int]:
+    """Every pattern (index in the rule table) with a non-negated match in a ticket.
+
+    The learned crisis score (``serving.model.crisis``) reads this: some patterns fire alone, others
+    only when the learned score agrees, chosen by measurement in training.
+    """
+    prepared = prepare_text(text) if isinstance(text, str) else text
+    hits = _ALL_ANCHORS.intersection(prepared.words)
+    if not hits:
+        return frozenset()
+    low = prepared.low
+    found = set()
+    for index in sorted({i for word in hits for i in _RULES_BY_ANCHOR[word]}):
+        for match in _COMPILED[index][1].finditer(low):
+            if not _negated(low, match.start()) and not _AFTER_NEGATION.match(low, match.end()):
+                found.add(index)
+                break
+    return frozenset(found)
 
 
 def find_crisis(text: str | PreparedText) -> CrisisMatch | None:

@@ -188,7 +188,10 @@ def decide(ticket: Ticket, prediction: Prediction) -> Decision:
     learned = prediction.signals
     needs_review = prediction.uncertain or _signals_conflict(category, prepared, learned)
 
-    if detect_crisis(prepared):
+    crisis = learned.get("crisis")
+    if detect_crisis(prepared) if crisis is None else crisis:
+        # A model with the learned score decided with the patterns (serving.model.crisis); one without
+        # it has no "crisis" signal, and the patterns alone decide.
         # Crisis tickets are clinical whatever the model said; a different label is a conflict.
         return Decision(  # positional, in field order: see Decision
             ticket.ticket_id,

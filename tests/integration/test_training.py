@@ -52,6 +52,21 @@ def test_run_logs_each_learned_signal(trained):
     assert set(summary["signals"]["holdout"]) == set(SIGNALS)
 
 
+def test_run_logs_the_crisis_score_cross_validated_by_kind(trained):
+    settings, summary = trained
+    client = MlflowClient(tracking_uri=settings.tracking_uri)
+    run = client.get_run(summary["run_id"])
+    metrics = run.data.metrics
+    for name in ("crisis_cv_recall", "crisis_cv_gate", "crisis_cv_threshold", "crisis_cv_transformer_share_sample",
+                 "crisis_cv_recall_passive_ideation", "crisis_cv_recall_buried",
+                 "crisis_cv_false_flag_rate_heavy_grief", "crisis_cv_false_flag_rate_idiom"):  # fmt: skip
+        assert name in metrics
+    assert run.data.params["crisis_recall_target"] == "0.95" and run.data.params["crisis_folds"] == "5"
+    report = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/training/crisis.json")
+    assert report["by_kind"]["double_negation"]["label"] == 1
+    assert set(report["by_kind"]) == set(report["by_kind_patterns_only"]) == set(report["by_kind_learned_only"])
+
+
 def test_holdout_families_are_unseen_and_model_is_useful(trained):
     _, summary = trained
     frame = load_labelled(SAMPLE)

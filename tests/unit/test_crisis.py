@@ -1,4 +1,4 @@
-"""Crisis detection: thresholds on the labelled set and the contract's idioms."""
+"""Crisis patterns: the labelled set they were tuned on and the contract's idioms."""
 
 import pytest
 
@@ -12,14 +12,15 @@ def test_labelled_set_size():
     assert sum(1 - r["label"] for r in rows) >= 180
 
 
-def test_recall_and_false_positive_rate():
+def test_patterns_still_catch_the_set_they_were_tuned_on():
+    # A regression pin on tuned data, not a measure of recall (see pipeline/evaluation/crisis.py).
     scores = score_crisis_set(load_crisis_set())
     assert scores.recall == 1.0, scores.missed
     assert scores.false_positive_rate <= 0.02, scores.false_alarms
 
 
 def test_report_exit_code(capsys):
-    assert main([]) == 0
+    assert main(["--patterns-only"]) == 0
     assert "recall" in capsys.readouterr().out
 
 
