@@ -10,6 +10,11 @@ For each size it prints one markdown row: tickets/s and the peak RSS of the whol
 Usage:
     python benchmarks/batch.py                    # 100k, 400k and 1M tickets
     python benchmarks/batch.py --sizes 20000      # a quick check
+    python benchmarks/batch.py --sizes 400000 --texts data/routing/tune.jsonl   # realistic text
+
+``--texts`` replaces each generated ticket's text by one drawn (seeded, with replacement) from a file
+of whole multi-sentence messages, such as the routing tuning set's persona tickets: longer and more
+varied than the generator's, and with a realistic share of crisis and heavy wording for the cascade.
 
 Generated files are cached in benchmarks/.data (gitignored). Without a champion in the configured
 store (MLFLOW_TRACKING_URI), one is trained on the sample into benchmarks/.data first.
@@ -90,6 +95,20 @@ def floor_model(sample: Path):
     return model.fit(frame["text"], frame["category"])
 
 
+def with_texts(source: Path, texts_path: Path, target: Path) -> Path:
+    """Copy ``source`` (generated tickets) to ``target`` with texts drawn from ``texts_path``."""
+    import numpy as np
+    import pandas as pd
+
+    from serving.batch.io import read_table
+
+    pool = read_table(texts_path)[0]["text"].astype(str).to_numpy()
+    frame = pd.read_csv(source, dtype=str, keep_default_na=False)
+    frame["text"] = pool[np.random.default_rng(2024).integers(0, len(pool), len(frame))]
+    frame.to_csv(target, index=False)
+    return target
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100000,400000,1000000", help="comma-separated ticket counts")
@@ -97,6 +116,7 @@ def main() -> None:
     parser.add_argument("--workers", default=None, help="triage score --workers (default: its own)")
     parser.add_argument("--output-format", default="parquet", choices=["csv", "jsonl", "parquet"])
     parser.add_argument("--skip-pyfunc", action="store_true", help="skip the whole-frame pyfunc column")
+    parser.add_argument("--texts", type=Path, default=None, help="draw ticket texts from this file (text column)")
     args = parser.parse_args()
 
     import mlflow
@@ -120,6 +140,9 @@ def main() -> None:
         if not source.exists():
             print(f"generating {size} tickets ...", file=sys.stderr)
             write_tickets(source, size, seed=2024)
+        if args.texts is not None:
+            drawn = DATA / f"tickets_{size}_{args.texts.stem}.csv"
+            source = drawn if drawn.exists() else with_texts(source, args.texts, drawn)
         with tempfile.TemporaryDirectory(dir=DATA) as tmp:
             seconds, peak, summary = run_score(source, Path(tmp) / f"scored.{args.output_format}", env, extra)
         print(f"{size}: {summary}", file=sys.stderr)
@@ -139,7 +162,8 @@ def main() -> None:
         print(f"{size}: triage score {seconds:.1f} s, floor {floor_s:.1f} s, pyfunc {pyfunc_s} s", file=sys.stderr)
 
     cpu = os.cpu_count()
-    print(f"\n`triage score` end to end (CSV in, {args.output_format} out, chunk {args.chunk_size}), {cpu} CPUs\n")
+    texts = f", texts from {args.texts}" if args.texts else ", generated texts"
+    print(f"\n`triage score` end to end (CSV in, {args.output_format} out, chunk {args.chunk_size}{texts}), {cpu} CPUs\n")
     print("| tickets | triage score s | tickets/s | peak RSS (tree) | TF-IDF+LR floor s | floor tickets/s | score / floor | pyfunc.predict s | pyfunc tickets/s |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size, seconds, peak, floor_s, pyfunc_s in rows:

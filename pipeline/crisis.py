@@ -322,7 +322,10 @@ def train_crisis_detector(
         deep_hits = deep >= threshold
         ungated = float((patterns | deep_hits)[positives].mean())
         sample = (examples["source"] == "sample").to_numpy()
-        gate = float(np.quantile(fast[sample & ~positives], 1.0 - params.transformer_share))
+        ordinary = sample & ~positives
+        if not ordinary.any():  # no sample tickets: the speed budget is taken over the hand-written negatives
+            ordinary = ~positives
+        gate = float(np.quantile(fast[ordinary], 1.0 - params.transformer_share))
         learned = (fast >= gate) & deep_hits
         confirm_threshold = threshold * params.confirm_fraction
         confirmed = _rules_to_confirm(rules, learned, positives)
@@ -343,7 +346,7 @@ def train_crisis_detector(
         "false_flags": int(flagged[~positives].sum()),
         "confirmed_rules": sorted(confirmed),
         "confirm_threshold": confirm_threshold,
-        "transformer_share_sample": float(((fast >= gate) & sample & ~positives).sum() / (sample & ~positives).sum()),
+        "transformer_share_sample": float((fast >= gate)[ordinary].mean()),
         "by_kind": rates_by_kind(flagged, examples),
         "by_kind_patterns_only": rates_by_kind(patterns, examples),
         "by_kind_learned_only": rates_by_kind(learned, examples),

@@ -15,7 +15,7 @@ import pandas as pd
 from sklearn.metrics import f1_score
 
 from pipeline.crisis import crisis_metrics, ensure_minilm_onnx, load_examples, train_crisis_detector
-from pipeline.data import load_labelled
+from pipeline.data import SAMPLE_PATH, load_labelled
 from pipeline.dataset import DataOptions, Dataset, prepare_dataset
 from pipeline.embeddings import ensure_static_model
 from pipeline.evaluation.metrics import classification_report
@@ -170,6 +170,8 @@ def run_training(
         mlflow.log_metric("train_seconds", result.seconds)
         mlflow.log_dict({"search": result.search, "thresholds": classifier.thresholds}, "training/search.json")
         labelled = pd.concat([split.train, split.val, split.test], ignore_index=True)
+        if "intent" not in labelled.columns:  # a desk's export: the sample's crisis tickets, on this model's features
+            labelled = load_labelled(SAMPLE_PATH)
         crisis = train_crisis_detector(classifier, load_examples(labelled), ensure_minilm_onnx(settings), seed=settings.seed)
         classifier.crisis = crisis.detector
         mlflow.log_params({f"crisis_{k}": v for k, v in crisis.report["params"].items()})

@@ -28,7 +28,7 @@ def test_the_champion_learned_every_signal(champion):
         assert 0.0 < head.thresholds[name] < 1.0
         assert head.info["validation"][name]["recall"] >= 0.95 or head.info["precision_floor"] > 0
     prediction = champion.predict_one("my account is locked after too many attempts")
-    assert list(prediction.signals) == list(SIGNALS) and prediction.signals["locked_out"] is True
+    assert list(prediction.signals) == [*SIGNALS, "crisis"] and prediction.signals["locked_out"] is True
 
 
 @pytest.mark.parametrize(

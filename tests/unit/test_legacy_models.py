@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shutil
 import zipfile
 
 import numpy as np
@@ -44,6 +45,7 @@ def test_a_model_saved_before_the_move_gives_the_same_decisions(champion, tmp_pa
 
 def test_a_model_saved_without_a_signal_head_routes_with_the_patterns(champion, tmp_path):
     """Models trained before the learned signals have no head files: they load, and the rules read the patterns."""
+    from serving.model.crisis import CRISIS_DIR
     from serving.model.heads import HEAD_FILE, HEAD_META_FILE
     from serving.rules.signals import PATTERNS
     from serving.rules.textprep import prepare_text
@@ -51,6 +53,7 @@ def test_a_model_saved_without_a_signal_head_routes_with_the_patterns(champion, 
     folder = champion.save(tmp_path / "old")
     (folder / HEAD_FILE).unlink()
     (folder / HEAD_META_FILE).unlink()
+    shutil.rmtree(folder / CRISIS_DIR)  # the learned crisis score came later still
     old = TicketClassifier.load(folder, version=champion.version)
     assert old.signal_head is None and old.predict_one("my account is locked").signals == {}
     np.testing.assert_array_equal(old.predict_proba(["my account is locked"]), champion.predict_proba(["my account is locked"]))
