@@ -76,8 +76,8 @@ def load_crisis_set(path: Path = DATA_PATH) -> list[dict]:
     return rows
 
 
-def detector_flags(texts: list[str], classifier: Any | None) -> tuple[np.ndarray, np.ndarray]:
-    """What the patterns and the learned score flag, each on its own.
+def detector_flags(texts: list[str], classifier: Any | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What the patterns and the learned score flag, each on its own, and what routing flags.
 
     The learned column runs the cascade on every text (scoring skips the transformer where the
     patterns already fire, which changes no routing but would hide what the score does alone).
@@ -87,13 +87,16 @@ def detector_flags(texts: list[str], classifier: Any | None) -> tuple[np.ndarray
         classifier: a loaded ``TicketClassifier``, or None for patterns only.
 
     Returns:
-        (patterns, learned) booleans per text; learned is all False without a learned detector.
+        (patterns, learned, flagged) booleans per text; learned is all False without a learned
+        detector; flagged is the model's crisis verdict (patterns that fire alone, confirmed patterns,
+        the cascade: ``TicketClassifier.predict_crisis``), the patterns without a learned detector.
     """
     patterns = np.array([detect_crisis(t) for t in texts], dtype=bool)
-    learned = np.zeros(len(texts), dtype=bool)
+    learned, flagged = np.zeros(len(texts), dtype=bool), patterns
     if classifier is not None and getattr(classifier, "crisis", None) is not None and texts:
         learned = classifier.crisis.flags(texts, classifier.features(texts))
-    return patterns, learned
+        flagged = classifier.predict_crisis(texts)
+    return patterns, learned, flagged
 
 
 def score_crisis_set(rows: list[dict], classifier: Any | None = None) -> CrisisScores:
@@ -107,8 +110,7 @@ def score_crisis_set(rows: list[dict], classifier: Any | None = None) -> CrisisS
         The counts, with the misread texts.
     """
     texts = [r["text"] for r in rows]
-    patterns, learned = detector_flags(texts, classifier)
-    flagged = patterns | learned
+    _, _, flagged = detector_flags(texts, classifier)
     labels = np.array([r["label"] for r in rows], dtype=bool)
     return CrisisScores(
         positives=int(labels.sum()),
@@ -120,8 +122,8 @@ def score_crisis_set(rows: list[dict], classifier: Any | None = None) -> CrisisS
     )
 
 
-def table_by_kind(rows: list[dict], patterns: np.ndarray, learned: np.ndarray) -> list[dict[str, Any]]:
-    """One row per kind: its label, count and share flagged by patterns, learned score and either."""
+def table_by_kind(rows: list[dict], patterns: np.ndarray, learned: np.ndarray, flagged: np.ndarray) -> list[dict[str, Any]]:
+    """One row per kind: its label, count and share flagged by patterns, learned score and routing."""
     out = []
     kinds = sorted({(r["label"], str(r.get("kind", "-"))) for r in rows}, key=lambda k: (-k[0], k[1]))
     for label, kind in kinds:
@@ -133,7 +135,7 @@ def table_by_kind(rows: list[dict], patterns: np.ndarray, learned: np.ndarray) -
                 "n": len(index),
                 "patterns": float(patterns[index].mean()),
                 "learned": float(learned[index].mean()),
-                "either": float((patterns | learned)[index].mean()),
+                "flagged": float(flagged[index].mean()),
             }
         )
     return out
@@ -159,21 +161,20 @@ def report(
     min_recall: Annotated[float, typer.Option(help="exit 1 below this overall recall.")] = TARGET_RECALL,
     show_errors: Annotated[bool, typer.Option(help="print missed and falsely flagged texts (invented sets only).")] = False,
 ) -> None:
-    """Print recall and false-flag rate per kind for patterns, learned score and either."""
+    """Print recall and false-flag rate per kind for patterns, learned score and what routing flags."""
     rows = load_crisis_set(data)
     classifier = _load(model, patterns_only)
     texts = [r["text"] for r in rows]
-    patterns, learned = detector_flags(texts, classifier)
+    patterns, learned, flagged = detector_flags(texts, classifier)
     learned_name = "learned" if classifier is not None and classifier.crisis is not None else "learned (none)"
     typer.echo(f"{data.name}: {learned_name}; recall for crisis kinds, false-flag rate for the others")
-    typer.echo(f"{'kind':<26} {'label':>5} {'n':>5} {'patterns':>9} {'learned':>8} {'either':>7}")
-    for row in table_by_kind(rows, patterns, learned):
+    typer.echo(f"{'kind':<26} {'label':>5} {'n':>5} {'patterns':>9} {'learned':>8} {'flagged':>7}")
+    for row in table_by_kind(rows, patterns, learned, flagged):
         typer.echo(
             f"{row['kind']:<26} {row['label']:>5} {row['n']:>5} {row['patterns']:>9.3f} "
-            f"{row['learned']:>8.3f} {row['either']:>7.3f}"
+            f"{row['learned']:>8.3f} {row['flagged']:>7.3f}"
         )
     labels = np.array([r["label"] for r in rows], dtype=bool)
-    flagged = patterns | learned
     recall = float(flagged[labels].mean()) if labels.any() else 1.0
     false_flags = float(flagged[~labels].mean()) if (~labels).any() else 0.0
     typer.echo(f"{'all crisis':<26} {1:>5} {int(labels.sum()):>5} {patterns[labels].mean():>9.3f} "
