@@ -14,7 +14,7 @@ import mlflow
 import pandas as pd
 from sklearn.metrics import f1_score
 
-from pipeline.crisis import crisis_metrics, ensure_minilm_onnx, load_examples, train_crisis_detector
+from pipeline.crisis import CrisisParams, crisis_metrics, ensure_minilm_onnx, load_examples, train_crisis_detector
 from pipeline.data import SAMPLE_PATH, load_labelled
 from pipeline.dataset import DataOptions, Dataset, prepare_dataset
 from pipeline.embeddings import ensure_static_model
@@ -172,7 +172,10 @@ def run_training(
         labelled = pd.concat([split.train, split.val, split.test], ignore_index=True)
         if "intent" not in labelled.columns:  # a desk's export: the sample's crisis tickets, on this model's features
             labelled = load_labelled(SAMPLE_PATH)
-        crisis = train_crisis_detector(classifier, load_examples(labelled), ensure_minilm_onnx(settings), seed=settings.seed)
+        crisis = train_crisis_detector(
+            classifier, load_examples(labelled), ensure_minilm_onnx(settings), seed=settings.seed,
+            params=CrisisParams(transformer_share=settings.crisis_transformer_share),
+        )
         classifier.crisis = crisis.detector
         mlflow.log_params({f"crisis_{k}": v for k, v in crisis.report["params"].items()})
         mlflow.log_metrics(crisis_metrics(crisis.report))

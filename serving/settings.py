@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     signal_precision_floor: float = Field(
         default=0.5, ge=0.0, le=1.0, description="Least validation precision a learned signal's threshold may cost."
     )
+    crisis_transformer_share: float = Field(
+        default=0.035, gt=0.0, le=1.0,
+        description="Speed dial of the learned crisis score: the share of the sample's ordinary tickets its fast gate "
+        "sends to the transformer (lower is faster and misses more; README, 'The learned crisis score').",
+    )
     seed: int = 42
 
     # corrections (serving/feedback/)
