@@ -62,6 +62,7 @@ def test_run_logs_the_crisis_score_cross_validated_by_kind(trained):
                  "crisis_cv_false_flag_rate_heavy_grief", "crisis_cv_false_flag_rate_idiom"):  # fmt: skip
         assert name in metrics
     assert run.data.params["crisis_recall_target"] == "0.95" and run.data.params["crisis_folds"] == "5"
+    assert run.data.params["crisis_transformer_share"] == str(settings.crisis_transformer_share)
     report = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/training/crisis.json")
     assert report["by_kind"]["double_negation"]["label"] == 1
     assert set(report["by_kind"]) == set(report["by_kind_patterns_only"]) == set(report["by_kind_learned_only"])
