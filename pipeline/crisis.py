@@ -31,6 +31,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 from threadpoolctl import threadpool_limits
 
 from pipeline.embeddings import bundled_minilm
+from serving.batch.io import read_table
 from serving.model.classifier import TicketClassifier
 from serving.model.crisis import ONNX_FILE, TOKENIZER_FILE, CrisisDetector, SentenceEncoder
 from serving.rules.crisis import RULES_FINGERPRINT, matching_rules
@@ -39,8 +40,13 @@ from serving.settings import PROJ_ROOT, Settings
 log = logging.getLogger(__name__)
 
 CRISIS_DATA = PROJ_ROOT / "data" / "crisis"
-# tune_round2.jsonl was the first sealed set (scored once in session 3, then moved to training).
-TRAINING_FILES: tuple[str, ...] = ("train_positive.jsonl", "train_negative.jsonl", "crisis_set.jsonl", "tune_round2.jsonl")
+# tune_round2/3.jsonl were sealed sets (each scored once, then moved to training).
+TRAINING_FILES: tuple[str, ...] = (
+    "train_positive.jsonl", "train_negative.jsonl", "crisis_set.jsonl", "tune_round2.jsonl", "tune_round3.jsonl",
+)
+# The routing tuning set's persona tickets: crisis where SAFETY-CRISIS is expected, else safe (end of care,
+# emergencies, heavy clinical questions: the hard negatives of real routing).
+ROUTING_TUNE = PROJ_ROOT / "data" / "routing" / "tune.jsonl"
 SAMPLE_CRISIS_INTENT = "crisis"
 FOLDS = 5
 # Two texts whose word TF-IDF vectors are this close are one group (near duplicates, one idea
@@ -89,12 +95,13 @@ class CrisisTraining:
     oof: pd.DataFrame | None = None
 
 
-def load_examples(sample: pd.DataFrame, folder: Path = CRISIS_DATA) -> pd.DataFrame:
+def load_examples(sample: pd.DataFrame, folder: Path = CRISIS_DATA, routing: Path | None = ROUTING_TUNE) -> pd.DataFrame:
     """The crisis training examples.
 
     Args:
         sample: labelled sample tickets with ``text``, ``intent`` and ``family``.
         folder: where the hand-written JSON Lines files are (``text``, ``label``, ``kind``).
+        routing: a routing tuning set (``text``, ``expected_rule_id``), or None to leave it out.
 
     Returns:
         ``text``, ``label`` (1 crisis), ``kind``, ``source`` (file stem or ``sample``) and ``family``
@@ -109,6 +116,14 @@ def load_examples(sample: pd.DataFrame, folder: Path = CRISIS_DATA) -> pd.DataFr
             raise ValueError(f"{path}: rows {bad[:10]} need a non-empty text and a label of 0 or 1")
         frame = pd.DataFrame(rows)[["text", "label", "kind"]]
         frames.append(frame.assign(source=path.stem, family=""))
+    if routing is not None:
+        tickets, unreadable = read_table(Path(routing))
+        if unreadable:
+            raise ValueError(f"{routing}: rows {sorted(unreadable)[:10]} are unreadable")
+        label = (tickets["expected_rule_id"] == "SAFETY-CRISIS").astype(int)
+        kind = np.where(label == 1, "routing_crisis", "routing_safe")
+        frames.append(pd.DataFrame({"text": tickets["text"].astype(str), "label": label, "kind": kind,
+                                    "source": routing.stem, "family": ""}))  # fmt: skip
     if "intent" not in sample.columns:  # without intents the crisis tickets among them are unknown
         log.warning("crisis: the training file has no 'intent' column; using the hand-written examples only")
         sample = sample.iloc[:0].assign(intent="", family="")
