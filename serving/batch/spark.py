@@ -276,8 +276,9 @@ def _ticket_id(job: BatchJob, columns: list[str]) -> Any:
 
     source = job.columns.fields.get("ticket_id", "ticket_id")
     value = F.col(f"`{source}`").cast("string") if source in columns else F.lit(None).cast("string")
-    # An id whose own bytes are broken is no id (the local engine writes none either).
-    broken_id = F.col(REJECT_FIELD) == F.lit(source)
+    # An id whose own bytes are broken is no id, nor is anything in a row whose fields cannot be told
+    # apart (field "row": not JSON, wrong field count); the local engine writes none either.
+    broken_id = F.col(REJECT_FIELD).isin(source, "row")
     return F.when(broken_id, F.lit(None).cast("string")).when(_absent(value), F.col(ROW).cast("string")).otherwise(value)
 
 

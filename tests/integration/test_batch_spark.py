@@ -80,14 +80,7 @@ def _write_backlog(frame: pd.DataFrame, path, kind: str) -> None:
     path.write_bytes(data)
 
 
-# Known defect (found when issue 13's branches were merged): for rows with invalid UTF-8 in JSON Lines, the
-# two engines still write different ticket ids into the rejects file (scored rows agree). strict: fixing it fails these.
-_REJECT_IDS_DIFFER = pytest.mark.xfail(strict=True, reason="Spark and local write different reject ticket ids for invalid-UTF-8 rows")
-
-
-@pytest.mark.parametrize(
-    "kind", ["csv", pytest.param("jsonl", marks=_REJECT_IDS_DIFFER), "parquet"]
-)
+@pytest.mark.parametrize("kind", ["csv", "jsonl", "parquet"])
 def test_both_engines_score_text_holding_u_fffd_and_reject_invalid_utf8_alike(trained, tmp_path, monkeypatch, kind):
     settings, _ = trained
     frame = pd.read_csv(write_tickets(tmp_path / "tickets.csv", 60, seed=5), dtype=str, keep_default_na=False)
