@@ -7,6 +7,9 @@ anchors costs one set intersection. A match is dropped when a clear negation sit
 in the same clause ("I'm not suicidal") or when it is a known idiom ("jump off the call").
 The labelled set in ``data/crisis/crisis_set.jsonl`` and ``python -m pipeline.evaluation.crisis``
 measure recall and false-positive rate.
+
+A model with the learned crisis score (``serving.model.crisis``) reads these patterns through
+``matching_rules`` and decides with them; the patterns alone decide for a model without it.
 """
 
 from __future__ import annotations
