@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from serving.rules.textprep import PreparedText, anchor_words, prepare_text
@@ -220,24 +221,27 @@ def _negated(low: str, start: int) -> bool:
     return _NEGATION.search(before) is not None
 
 
+def _matches(text: str | PreparedText) -> Iterator[CrisisMatch]:
+    """Each pattern's first non-negated match in a ticket, in rule-table order (lazily)."""
+    prepared = prepare_text(text) if isinstance(text, str) else text
+    hits = _ALL_ANCHORS.intersection(prepared.words)
+    if not hits:
+        return
+    low = prepared.low
+    for index in sorted({i for word in hits for i in _RULES_BY_ANCHOR[word]}):
+        for match in _COMPILED[index][1].finditer(low):
+            if not _negated(low, match.start()) and not _AFTER_NEGATION.match(low, match.end()):
+                yield CrisisMatch(rule=index, start=match.start(), end=match.end())
+                break
+
+
 def matching_rules(text: str | PreparedText) -> frozenset[int]:
     """Every pattern (index in the rule table) with a non-negated match in a ticket.
 
     The learned crisis score (``serving.model.crisis``) reads this: some patterns fire alone, others
     only when the learned score agrees, chosen by measurement in training.
     """
-    prepared = prepare_text(text) if isinstance(text, str) else text
-    hits = _ALL_ANCHORS.intersection(prepared.words)
-    if not hits:
-        return frozenset()
-    low = prepared.low
-    found = set()
-    for index in sorted({i for word in hits for i in _RULES_BY_ANCHOR[word]}):
-        for match in _COMPILED[index][1].finditer(low):
-            if not _negated(low, match.start()) and not _AFTER_NEGATION.match(low, match.end()):
-                found.add(index)
-                break
-    return frozenset(found)
+    return frozenset(match.rule for match in _matches(text))
 
 
 def find_crisis(text: str | PreparedText) -> CrisisMatch | None:
@@ -249,18 +253,7 @@ def find_crisis(text: str | PreparedText) -> CrisisMatch | None:
     Returns:
         The first non-negated match, or None.
     """
-    prepared = prepare_text(text) if isinstance(text, str) else text
-    hits = _ALL_ANCHORS.intersection(prepared.words)
-    if not hits:
-        return None
-    low = prepared.low
-    indices = sorted({i for word in hits for i in _RULES_BY_ANCHOR[word]})
-    for index in indices:
-        pattern = _COMPILED[index][1]
-        for match in pattern.finditer(low):
-            if not _negated(low, match.start()) and not _AFTER_NEGATION.match(low, match.end()):
-                return CrisisMatch(rule=index, start=match.start(), end=match.end())
-    return None
+    return next(_matches(text), None)
 
 
 def detect_crisis(text: str | PreparedText) -> bool:
