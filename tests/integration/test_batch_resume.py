@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from pipeline.generate import write_tickets
 from serving.batch.runner import work_dir_for
+from tests.utils.batch import interrupt_at
 from triage.cli import app
 
 pytestmark = pytest.mark.slow
@@ -55,15 +56,10 @@ def test_killed_run_resumes_to_the_same_output(trained, tmp_path, monkeypatch):
     assert not work.exists()
 
     # Interrupted again (in-process this time), then resumed against a changed input: refused.
-    from serving.batch.runner import prepare_job, run_job
-
-    def interrupt(index: int) -> None:
-        if index == 1:
-            raise KeyboardInterrupt
+    from serving.batch.runner import prepare_job
 
     job = prepare_job(source, output, model_uri=settings.model_uri, chunk_size=60, workers=0)
-    with pytest.raises(KeyboardInterrupt):
-        run_job(job, settings, on_chunk=interrupt)
+    interrupt_at(job, settings, 1)
     assert work.exists()
     write_tickets(source, 3000, seed=4)
     result = CliRunner().invoke(app, [*args, "-o", str(output), "--resume"])

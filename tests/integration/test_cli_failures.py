@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.utils.batch import interrupt_at
 from tests.utils.server import free_port
 from triage.cli import app
 
@@ -146,19 +147,13 @@ def test_score_failures(store, empty_store, unreachable, tmp_path, kind, case, c
 
 def test_a_run_that_loses_a_row_fails_loudly_even_under_python_o(store, trained, tmp_path):
     """The conservation law is a real check: a tampered work folder makes ``--resume`` exit 1, under -O too."""
-    from serving.batch.runner import prepare_job, run_job, work_dir_for
+    from serving.batch.runner import prepare_job, work_dir_for
 
     settings, _ = trained
     source = write_inputs(tmp_path)["csv"]
     output = tmp_path / "scored.csv"
 
-    def interrupt(index: int) -> None:
-        if index == 0:
-            raise KeyboardInterrupt
-
-    job = prepare_job(source, output, model_uri=settings.model_uri, chunk_size=2, workers=0)
-    with pytest.raises(KeyboardInterrupt):
-        run_job(job, settings, on_chunk=interrupt)
+    interrupt_at(prepare_job(source, output, model_uri=settings.model_uri, chunk_size=2, workers=0), settings, 0)
     work = work_dir_for(output.resolve())
     rejects_part = work / "rejects-000000.jsonl"
     assert rejects_part.read_text().count("\n") == 1  # row 2 (created_at) was rejected

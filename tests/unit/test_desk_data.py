@@ -12,6 +12,7 @@ from pipeline.data import DataError, load_export, make_split, read_label_map
 from pipeline.dedup import group_duplicates, normalize_text
 from serving.decision import CATEGORIES
 from serving.tickets import NOT_UNICODE
+from tests.utils.desk import write_table
 
 WORDS = {
     "billing": "charged invoice refund receipt card payment copay fee statement balance",
@@ -54,16 +55,6 @@ def test_exact_and_near_copies_are_grouped_and_others_are_not():
     assert list(again.group[::-1]) == list(groups.group)
 
 
-def write(frame: pd.DataFrame, path):
-    if path.suffix == ".csv":
-        frame.to_csv(path, index=False)
-    elif path.suffix == ".jsonl":
-        frame.to_json(path, orient="records", lines=True)
-    else:
-        frame.to_parquet(path, index=False)
-    return path
-
-
 @pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
 def test_load_export_maps_columns_and_labels_and_counts_what_it_drops(tmp_path, suffix):
     desk = {"Billing inquiry": "billing", "Tech Issue": "technical", "Spam": None}
@@ -79,7 +70,7 @@ def test_load_export_maps_columns_and_labels_and_counts_what_it_drops(tmp_path, 
             "Other": range(8),
         }
     )  # fmt: skip
-    path = write(frame, tmp_path / f"export{suffix}")
+    path = write_table(frame, tmp_path / f"export{suffix}")
     rows, report = load_export(
         path, text_cols="Subject,Description", label_col="Ticket Type", mappings=["created_at=Opened"],
         label_map=read_label_map(label_map),
@@ -114,15 +105,15 @@ def test_unreadable_rows_are_dropped_and_reported_not_fatal(tmp_path):
 
 
 def test_named_columns_must_exist_and_label_maps_must_name_our_categories(tmp_path):
-    path = write(pd.DataFrame({"body": ["a"], "type": ["billing"]}), tmp_path / "x.csv")
+    path = write_table(pd.DataFrame({"body": ["a"], "type": ["billing"]}), tmp_path / "x.csv")
     with pytest.raises(DataError, match="--text-col"):
         load_export(path, label_col="type")
     with pytest.raises(DataError, match="label-col"):
         load_export(path, text_cols="body")
-    bad = write(pd.DataFrame({"desk": ["Bills"], "ours": ["money"]}), tmp_path / "map.csv")
+    bad = write_table(pd.DataFrame({"desk": ["Bills"], "ours": ["money"]}), tmp_path / "map.csv")
     with pytest.raises(DataError, match="'Bills' maps to 'money'"):
         read_label_map(bad)
-    two_column = write(pd.DataFrame({"desk": ["Bills", "Junk"], "ours": ["billing", ""]}), tmp_path / "map2.csv")
+    two_column = write_table(pd.DataFrame({"desk": ["Bills", "Junk"], "ours": ["billing", ""]}), tmp_path / "map2.csv")
     assert read_label_map(two_column) == {"Bills": "billing", "Junk": None}
 
 

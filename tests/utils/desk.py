@@ -34,13 +34,19 @@ def plain_export(path: Path, n: int = 2000, seed: int = 0) -> pd.DataFrame:
             "Created": frame["created_at"].to_numpy(),
         }
     )
-    if path.suffix == ".csv":
-        export.to_csv(path, index=False)
-    elif path.suffix == ".jsonl":
-        export.to_json(path, orient="records", lines=True)
-    else:
-        export.to_parquet(path, index=False)
+    write_table(export, path)
     return export
+
+
+def write_table(frame: pd.DataFrame, path: Path) -> Path:
+    """Write ``frame`` as CSV, JSON Lines or Parquet, chosen by ``path``'s extension."""
+    if path.suffix == ".csv":
+        frame.to_csv(path, index=False)
+    elif path.suffix == ".jsonl":
+        frame.to_json(path, orient="records", lines=True)
+    else:
+        frame.to_parquet(path, index=False)
+    return path
 
 
 _OPEN = ["Hi,", "Hello,", "Hey there,", "Good morning,", "", "Hi team,"]
