@@ -105,7 +105,8 @@ class TicketClassifier:
 
     def _scores(self, texts: Sequence[str], crisis: bool = False) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         """Category probabilities, signal probabilities (None without a head) and, when ``crisis`` is
-        asked for and the model has the score, the learned crisis flags, from one feature pass."""
+        asked for and the model has the learned score, the crisis verdict (patterns and score), from one
+        feature pass."""
         head = self.signal_head
         if len(texts) == 0:
             return np.zeros((0, len(CATEGORIES))), None if head is None else np.zeros((0, len(head.names))), None
