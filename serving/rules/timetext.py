@@ -76,7 +76,8 @@ _OFFSET_UNIT = r"(?:hours?|hrs?|minutes?|mins?|days?|weeks?|wks?)"
 # Date phrases (named groups tell the kinds apart). A weekday must end its word: "Mondays" is a
 # recurring day, not a date.
 _DATE = (
-    r"(?P<rel>today|tonight|tomorrow|tomorow|tommorow|tommorrow|tmrw|tmr|yesterday|last night)"
+    r"(?P<after>(?:the\s+)?day\s+after\s+(?:tomorrow|tmrw))"
+    r"|(?P<rel>today|tonight|tomorrow|tomorow|tommorow|tommorrow|tmrw|tmr|yesterday|last night)"
     rf"(?:'s)?(?:\s+(?P<relpart>{_PART}))?"
     r"|(?P<thispart>this\s+(?:morning|afternoon|evening))"
     rf"|(?:(?P<wdmod>this|next|last|coming|on)\s+)?(?P<wd>{_WEEKDAY})\b"
@@ -86,6 +87,7 @@ _DATE = (
     rf"|(?P<dday>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<dmon>{_MONTH})\b"
     r"(?:,?\s+(?P<dyear>\d{4})\b)?"
     r"|(?P<iso>(?P<iy>\d{4})-(?P<im>\d{2})-(?P<id>\d{2}))"
+    rf"|the\s+(?P<oday>\d{{1,2}})(?:st|nd|rd|th)\b(?!\s+(?:of\s+)?{_MONTH}\b)"  # "the 14th", not "the 14th of May"
     r"|(?<![\d/.])(?P<nm>\d{1,2})/(?P<nd>\d{1,2})(?:/(?P<ny>\d{4}|\d{2}))?(?![\d/]|\s*(?:of|hours?|hrs?)\b)"
     rf"|\bin\s+(?P<innum>{_NUM})\s+(?P<inunit>{_OFFSET_UNIT})\b(?!\s+ago)"
 )
@@ -337,6 +339,20 @@ def _nearest_date(base: date, month: int, day: int) -> date | None:
     return best
 
 
+def _nearest_month_day(base: date, day: int) -> date | None:
+    """"the 14th" without a month: that day of the previous, this or the next month nearest to ``base``."""
+    candidates = []
+    for shift in (-1, 0, 1):
+        month = base.month + shift
+        year, month = base.year + (month - 1) // 12, (month - 1) % 12 + 1
+        try:
+            candidates.append(date(year, month, day))
+        except ValueError:
+            continue
+    # Nearest first; of two equally near, the coming one.
+    return min(candidates, key=lambda d: (abs((d - base).days), d < base), default=None)
+
+
 def _explicit_date(year: str | None, month: int, day: int, base: date) -> date | None:
     if year is None:
         return _nearest_date(base, month, day)
@@ -372,7 +388,10 @@ class _Phrase:
 def _date_phrase(g: dict, base: date, created: datetime, zone: tzinfo) -> _Phrase | None:
     """Resolve the date part of a match (clock parts are merged by the caller)."""
     phrase = _Phrase(0, 0, kind="date")
-    if g["rel"] is not None:
+    if g["after"] is not None:
+        phrase.kind = "rel"
+        phrase.day = base + timedelta(days=2)
+    elif g["rel"] is not None:
         rel = g["rel"]
         phrase.kind = "rel"
         if rel.startswith("tod") or rel == "tonight":
@@ -403,6 +422,8 @@ def _date_phrase(g: dict, base: date, created: datetime, zone: tzinfo) -> _Phras
         phrase.day = _explicit_date(g["dyear"], _MONTHS[g["dmon"][:3]], int(g["dday"]), base)
     elif g["iso"] is not None:
         phrase.day = _explicit_date(g["iy"], int(g["im"]), int(g["id"]), base)
+    elif g["oday"] is not None:
+        phrase.day = _nearest_month_day(base, int(g["oday"]))
     elif g["nm"] is not None:
         month, day = int(g["nm"]), int(g["nd"])
         if not 1 <= month <= 12:

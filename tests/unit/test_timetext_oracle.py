@@ -119,6 +119,10 @@ def day_forms(draw, base: date, target: date):
         forms += ["today"]
     if offset == 1:
         forms += ["tomorrow", "tmrw"]
+    if offset == 2:
+        forms += ["the day after tomorrow", "day after tomorrow"]
+    if abs(offset) <= 13:  # a day of the month alone is the nearest such day
+        forms += [f"the {_ordinal(target.day)}", f"on the {_ordinal(target.day)}"]
     if 1 <= offset <= 7:
         name = WEEKDAYS[target.weekday()]
         forms += [name, f"on {name}", f"next {name}", f"this {name}", f"coming {name}",
