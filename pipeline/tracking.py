@@ -18,6 +18,7 @@ from pipeline.crisis import CrisisParams, crisis_metrics, ensure_minilm_onnx, lo
 from pipeline.data import SAMPLE_PATH, load_labelled
 from pipeline.dataset import DataOptions, Dataset, prepare_dataset
 from pipeline.embeddings import ensure_static_model
+from pipeline.persona import with_persona_tickets
 from pipeline.evaluation.metrics import classification_report
 from pipeline.evaluation.plots import plot_confusion, plot_reliability
 from pipeline.register import GateResult, log_and_register, promote
@@ -157,6 +158,9 @@ def run_training(
         mlflow.create_experiment(EXPERIMENT, artifact_location=settings.artifact_root)
     mlflow.set_experiment(EXPERIMENT)
     split = dataset.split
+    persona = 0
+    if settings.routing_tune_path is not None and data_path.resolve() == SAMPLE_PATH.resolve():
+        split, persona = with_persona_tickets(split, settings.routing_tune_path, settings.seed)
     static_path = str(ensure_static_model(settings))
 
     with mlflow.start_run() as run:
@@ -167,13 +171,15 @@ def run_training(
         )
         classifier = result.classifier
         mlflow.log_params(result.params)  # the chosen features and C, the seed and the precision target
+        mlflow.log_param("persona_training_rows", persona)
         mlflow.log_metric("train_seconds", result.seconds)
         mlflow.log_dict({"search": result.search, "thresholds": classifier.thresholds}, "training/search.json")
-        labelled = pd.concat([split.train, split.val, split.test], ignore_index=True)
+        # The desk's (or sample's) own rows: the crisis score reads the persona tickets from their file.
+        labelled = pd.concat([dataset.split.train, dataset.split.val, dataset.split.test], ignore_index=True)
         if "intent" not in labelled.columns:  # a desk's export: the sample's crisis tickets, on this model's features
             labelled = load_labelled(SAMPLE_PATH)
         crisis = train_crisis_detector(
-            classifier, load_examples(labelled), ensure_minilm_onnx(settings), seed=settings.seed,
+            classifier, load_examples(labelled, routing=settings.routing_tune_path), ensure_minilm_onnx(settings), seed=settings.seed,
             params=CrisisParams(transformer_share=settings.crisis_transformer_share),
         )
         classifier.crisis = crisis.detector

@@ -48,6 +48,12 @@ class Settings(BaseSettings):
         default=PROJ_ROOT / "models" / "minilm-onnx",
         description="Where training keeps the int8 ONNX export of all-MiniLM-L6-v2 (made once, offline).",
     )
+    routing_tune_path: Path | None = Field(
+        default=PROJ_ROOT / "data" / "routing" / "tune.jsonl",
+        description="Persona tickets with expected rule ids (the routing tuning set): training on the bundled sample "
+        "adds them to the category model's and signal head's training split, and the crisis score learns from them; "
+        "unset (empty) to leave them out.",
+    )
     precision_target: float = Field(default=0.9, gt=0.0, le=1.0)
     signal_recall_target: float = Field(
         default=0.95, gt=0.0, le=1.0, description="Share of validation positives each learned routing signal must find."
@@ -101,6 +107,11 @@ class Settings(BaseSettings):
         description="Model the API serves (registry URI or folder); the champion alias when unset. `triage serve --model` sets it.",
     )
     log_level: str = Field(default="info", description="Log level of the API server (JSON lines on stderr).")
+
+    @field_validator("routing_tune_path", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("tracking_uri")
     @classmethod
