@@ -190,7 +190,8 @@ def run_training(
         test_texts, test_labels = split.test["text"].tolist(), split.test["category"].tolist()
         holdout = classification_report(test_labels, classifier.predict_proba(test_texts))
         _log_report(holdout, "holdout")
-        summary: dict[str, Any] = {"run_id": run.info.run_id, "params": result.params, "data": dataset.report, "holdout": holdout}
+        summary: dict[str, Any] = {"run_id": run.info.run_id, "params": result.params, "data": dataset.report, "holdout": holdout,
+                                  "persona_rows": persona}
         if classifier.signal_head is not None and "intent" in split.test.columns:
             summary["signals"] = _log_signals(classifier, split.test)
         if external_path.exists():

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from pipeline.data import load_labelled, split_by_family
 from pipeline.tracking import run_training
 from serving.decision import CATEGORIES
+from serving.settings import PROJ_ROOT
 from tests.conftest import FAST_GRID, SAMPLE, make_settings
 from triage.cli import app
 
@@ -34,6 +35,8 @@ def test_run_leaves_a_champion_with_params_metrics_and_plots(trained):
     artifacts = {a.path for a in client.list_artifacts(summary["run_id"], "plots")}
     assert {"plots/holdout_confusion.png", "plots/holdout_reliability.png"} <= artifacts
     assert run.data.tags["champion_gate"] == "promoted"
+    persona = sum(1 for line in (PROJ_ROOT / "data" / "routing" / "tune.jsonl").read_text().splitlines() if line.strip())
+    assert summary["persona_rows"] == persona > 0 and run.data.params["persona_training_rows"] == str(persona)
 
 
 def test_run_logs_each_learned_signal(trained):

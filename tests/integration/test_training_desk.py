@@ -129,6 +129,7 @@ def test_corrections_change_the_next_models_answers_and_a_model_ignoring_them_st
     data = tmp_path / "export.csv"
     plain_export(data, n=2000)
     first = run_training(settings, data, grid=FAST_GRID, options=mapped(tmp_path))
+    assert first["persona_rows"] == 0  # a desk's export trains on the desk's own tickets
 
     corrections = gift_card_tickets(40, seed=1)
     candidates = gift_card_tickets(300, seed=2)

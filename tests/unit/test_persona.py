@@ -61,3 +61,11 @@ def test_persona_tickets_join_training_and_validation_never_test(tmp_path):
     assert split.train.equals(with_persona_tickets(Split(part, part.iloc[:1], part.iloc[1:]), path, seed=0)[0].train)
     no_intents = Split(train=part.drop(columns="intent"), val=part.drop(columns="intent"), test=part)
     assert "intent" not in with_persona_tickets(no_intents, path, seed=0)[0].train.columns
+
+
+def test_the_persona_path_is_on_by_default_and_empty_turns_it_off(monkeypatch):
+    from serving.settings import PROJ_ROOT, Settings
+
+    assert Settings().routing_tune_path == PROJ_ROOT / "data" / "routing" / "tune.jsonl"
+    monkeypatch.setenv("TRIAGE_ROUTING_TUNE_PATH", "")
+    assert Settings().routing_tune_path is None
