@@ -68,8 +68,17 @@ def persona_rows(path: Path) -> pd.DataFrame:
     )
 
 
-def with_persona_tickets(split: Split, path: Path, seed: int, val_share: float = 0.25) -> tuple[Split, int]:
-    """``split`` with the persona tickets added: ``val_share`` of each rule's to validation, the rest to training.
+# Each persona ticket counts this many times in training (its row repeated): whole written messages are
+# scarcer and closer to real tickets than the sample's. Measured on a held-out half of the routing tuning
+# set (seed 11): weight 1 route 0.946 / rule 0.918, 3 -> 0.951 / 0.928, 5 -> 0.950 / 0.924.
+PERSONA_WEIGHT = 3
+
+
+def with_persona_tickets(
+    split: Split, path: Path, seed: int, val_share: float = 0.25, weight: int = PERSONA_WEIGHT
+) -> tuple[Split, int]:
+    """``split`` with the persona tickets added: ``val_share`` of each rule's to validation, the rest to training
+    (``weight`` times each).
 
     Validation needs its share: the signal head is calibrated there and every intent it learns must appear.
     The test split, which the champion gate scores, stays the training data's own.
@@ -85,6 +94,6 @@ def with_persona_tickets(split: Split, path: Path, seed: int, val_share: float =
     for _, members in rows.groupby(rows["category"] + "/" + rows.get("intent", rows["category"]).fillna(""), sort=True):
         picked = rng.permutation(members.index.to_numpy())[: int(round(val_share * len(members)))]
         to_val[picked] = True
-    train = pd.concat([split.train, rows[~to_val]], ignore_index=True)
+    train = pd.concat([split.train, *[rows[~to_val]] * weight], ignore_index=True)
     val = pd.concat([split.val, rows[to_val]], ignore_index=True)
     return Split(train=train, val=val, test=split.test), len(rows)

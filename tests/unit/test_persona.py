@@ -51,14 +51,16 @@ def test_an_unknown_rule_id_is_refused_by_name(tmp_path):
 def test_persona_tickets_join_training_and_validation_never_test(tmp_path):
     path = _write(tmp_path / "tune.jsonl", [_ticket(f"video froze {i}", "technical", "TECH-SUPPORT") for i in range(8)])
     part = pd.DataFrame({"text": ["a", "b"], "category": ["account", "billing"], "intent": ["how_to", "refund_request"]})
-    split, added = with_persona_tickets(Split(train=part, val=part.iloc[:1], test=part.iloc[1:]), path, seed=0)
+    split, added = with_persona_tickets(Split(train=part, val=part.iloc[:1], test=part.iloc[1:]), path, seed=0, weight=1)
     assert added == 8
     assert split.train["text"].tolist()[:2] == ["a", "b"] and len(split.train) == 2 + 6
     assert len(split.val) == 1 + 2  # a quarter of the rule's tickets
     assert split.test["text"].tolist() == ["b"]
     persona = set(split.train["text"][2:]) | set(split.val["text"][1:])
     assert persona == {f"video froze {i}" for i in range(8)}  # every row once
-    assert split.train.equals(with_persona_tickets(Split(part, part.iloc[:1], part.iloc[1:]), path, seed=0)[0].train)
+    assert split.train.equals(with_persona_tickets(Split(part, part.iloc[:1], part.iloc[1:]), path, seed=0, weight=1)[0].train)
+    heavy = with_persona_tickets(Split(part, part.iloc[:1], part.iloc[1:]), path, seed=0, weight=3)[0]
+    assert heavy.train["text"].value_counts()[split.train["text"][2]] == 3 and len(heavy.val) == len(split.val)
     no_intents = Split(train=part.drop(columns="intent"), val=part.drop(columns="intent"), test=part)
     assert "intent" not in with_persona_tickets(no_intents, path, seed=0)[0].train.columns
 
