@@ -161,13 +161,14 @@ _APPOINTMENT_CUE = re.compile(
 # ago", which is the wait reader's business), or waking, living or dying ("better off not waking up
 # tomorrow": a crisis phrase is never an appointment).
 _MESSAGE_VERB = (
-    r"(?:wrote|written|messaged|emailed|e-mailed|texted|sent|contacted|asked|called|pinged|"
+    r"(?:wrote|written|messaged|emailed|e-mailed|texted|sent|send|contacted|asked|asking|messaging|emailing|"
+    r"texting|queried|called|pinged|"
     r"reached out(?: to)?|left(?: (?:a|her|him|them) (?:message|voicemail))?|"
     r"(?:trying|tried|try) to (?:reach|contact|get (?:a )?hold of|get in touch with))"
 )
 _DATES_OTHER_WORDS = anchor_words(
-    "wrote written messaged emailed mailed texted sent contacted asked called pinged reached left "
-    "trying tried try wake waking woke here alive around live die dying dead gone through survive"
+    "wrote written messaged emailed mailed texted sent send contacted asked asking messaging emailing texting "
+    "queried called pinged reached left trying tried try wake waking woke here alive around live die dying dead gone through survive"
 )
 _DATES_OTHER = re.compile(
     rf"\b(?:{_MESSAGE_VERB}\b(?:\s+[\w.']+){{0,4}}\s*|"
@@ -713,7 +714,8 @@ _NO_REPLY = re.compile(
     r"\b(?:no (?:reply|replies|response|answer|word|callback|call back)|"
     r"not (?:replied|responded|answered|heard|gotten back|got back|written back)|"
     r"ignor(?:ing|ed|es)\b|ghost|unanswered|radio silence|still nothing|nothing back|"
-    r"heard nothing|never (?:replied|responded|answered|got back|wrote back|heard))|"
+    r"heard nothing|never (?:replied|responded|answered|got back|wrote back|heard)|"
+    r"not (?:had|received|gotten|got) (?:a |any )?(?:reply|replies|response|answer)|not a peep|nothing since)|"
     r"n'?t (?:replied|responded|answered|heard|gotten back|got back|written back|get back|reply|"
     r"respond|answer|hear|called back|returned)"
 )
@@ -721,11 +723,15 @@ _WAITING = re.compile(
     r"\bwaiting\b[^.!?;]{0,40}?\b(?:repl(?:y|ies)|response|answer|callback|call back|hear|word|"
     rf"her|him|them|{_PROVIDER})\b"
 )
-# A message verb and who it went to: the provider, or a message without a named recipient.
+# A message verb and who it went to: the provider, or a message without a named recipient; or the
+# provider named a few words on, after "to" or "with" ("sent my form to Dr. Reyes", "queried the fee
+# with my therapist").
+_RECIPIENT = rf"(?:her|him|them|(?:my|the|our)\s+{_PROVIDER}|{_PROVIDER}\b)"
 _SENT = re.compile(
     rf"\b{_MESSAGE_VERB}\s+(?:(?:a|an|my|the)\s+(?:message|note|email|text|voicemail|question)\s+"
-    rf"(?:to|for)\s+)?(?:her|him|them|(?:my|the|our)\s+{_PROVIDER}|{_PROVIDER}\b|"
+    rf"(?:to|for)\s+)?(?:{_RECIPIENT}|"
     r"(?:a|an|my)\s+(?:message|note|email|question|voicemail|portal message))"
+    rf"|\b{_MESSAGE_VERB}\b[^.!?;]{{0,40}}?\b(?:to|with)\s+{_RECIPIENT}"
 )
 _MESSAGE_NOUN = re.compile(r"\b(?:message|messages|email|text|voicemail|question|note)\b")
 # Someone other than the provider: such a sentence is about them unless it names the provider too.
@@ -734,24 +740,31 @@ _OTHER_ADDRESSEE = re.compile(
     r"insurer|pharmacy|pharmacist|you guys|your team|front desk|admin)\b"
 )
 _PROVIDER_WORD = re.compile(rf"\b{_PROVIDER}\b")
+# A count of hours or days is a wait unless it is a frequency or lies ahead ("every two weeks", "in 2 days").
 _WAIT_SPAN = re.compile(
-    rf"(?<![\w-])(?P<num>{_NUM})\s+(?P<unit>hours?|hrs?|days?|weeks?|wks?)\b(?:\s+(?P<ago>ago|now))?"
+    rf"(?<![\w-])(?<!every )(?<!\bin )(?<!within )(?P<num>{_NUM})\s+(?P<unit>hours?|hrs?|days?|weeks?|wks?)\b"
+    r"(?:\s+(?P<ago>ago|now))?"
     rf"|\bsince\s+(?:last\s+)?(?P<swd>{_WEEKDAY})|\bsince\s+(?P<srel>yesterday|last week)"
     rf"|\b(?:on|from|sent)\s+(?:last\s+)?(?P<owd>{_WEEKDAY})|\b(?P<lwd>last\s+{_WEEKDAY})"
     r"|\b(?P<yest>yesterday)|\b(?P<lweek>last week)"
     rf"|\bsince\s+(?P<smon>{_MONTH})\.?\s+(?P<sday>\d{{1,2}})"
     r"|\bsince\s+(?P<snm>\d{1,2})/(?P<snd>\d{1,2})(?![\d/])"
+    rf"|\bon\s+(?:the\s+)?(?P<odd>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<odmon>{_MONTH})\b"
+    rf"|\bon\s+(?P<omon>{_MONTH})\.?\s+(?:the\s+)?(?P<oday>\d{{1,2}})(?:st|nd|rd|th)?\b"
 )
+# A clock right after the day a message was sent ("yesterday at 6:30pm", "on Friday at 9").
+_WAIT_CLOCK = re.compile(r"\s+(?:at|around|@)\s*(\d{1,2})(?::(\d{2}))?(?:\s*([ap])\.?\s?m\b\.?)?")
 _WAIT_WORDS = anchor_words(
     "reply replies response answer callback call heard back replied responded answered hear "
-    "respond returned waiting wrote written messaged emailed mailed texted sent reached left "
+    "respond returned waiting wrote written messaged emailed mailed texted sent send reached left "
+    "asking messaging emailing texting queried peep since "
     "contacted asked called pinged reach trying tried ignoring ignored ignores ghosted ghosting "
     "silence unanswered "
     "nothing"
 )
 # Every _WAIT_SPAN alternative contains one of these (weekday names contain "day" except the
-# abbreviations listed), so a text without any of them has no wait to read.
-_WAIT_SPAN_HINT = re.compile(r"day|hour|hr|week|wk|tues|weds|thurs|since")
+# abbreviations listed; dates name a month), so a text without any of them has no wait to read.
+_WAIT_SPAN_HINT = re.compile(rf"day|hour|hr|week|wk|tues|weds|thurs|since|{_MONTH}")
 
 
 def _wait_anchor(g: dict, base: date) -> date | None:
@@ -768,7 +781,26 @@ def _wait_anchor(g: dict, base: date) -> date | None:
         return _nearest_date(base, _MONTHS[g["smon"][:3]], int(g["sday"]))
     if g["snm"] is not None and 1 <= int(g["snm"]) <= 12:
         return _nearest_date(base, int(g["snm"]), int(g["snd"]))
+    if g["odmon"] is not None:
+        return _nearest_date(base, _MONTHS[g["odmon"][:3]], int(g["odd"]))
+    if g["omon"] is not None:
+        return _nearest_date(base, _MONTHS[g["omon"][:3]], int(g["oday"]))
     return None
+
+
+def _wait_clock(chunk: str, end: int) -> time:
+    """The clock written right after a wait's day, read as CONTRACT.md section 3.1 reads clocks; 12:00 without one."""
+    found = _WAIT_CLOCK.match(chunk, end)
+    if found is None:
+        return time(12, 0)
+    hour, minute, meridiem = int(found[1]), int(found[2] or 0), found[3]
+    if hour > 23 or minute > 59 or (meridiem and not 1 <= hour <= 12):
+        return time(12, 0)
+    if meridiem:
+        hour = hour % 12 + (12 if meridiem == "p" else 0)
+    elif 1 <= hour <= 7:  # no am/pm: 1-7 pm, 8-11 am, 12 noon
+        hour += 12
+    return time(hour, minute)
 
 
 def _sentence_wait(chunk: str, base: date, zone: tzinfo, created_at: datetime) -> float | None:
@@ -776,7 +808,8 @@ def _sentence_wait(chunk: str, base: date, zone: tzinfo, created_at: datetime) -
     if _WAIT_SPAN_HINT.search(chunk) is None:  # no span: skip the cue regexes (measured cheaper
         # than one search for any cue over the whole text first)
         return None
-    sent = _SENT.search(chunk) is not None
+    sent_match = _SENT.search(chunk)
+    sent = sent_match is not None
     if not sent and _NO_REPLY.search(chunk) is None and _WAITING.search(chunk) is None:
         return None
     if _OTHER_ADDRESSEE.search(chunk) and not _PROVIDER_WORD.search(chunk):
@@ -793,10 +826,14 @@ def _sentence_wait(chunk: str, base: date, zone: tzinfo, created_at: datetime) -
             since = g["swd"] or g["srel"] or g["smon"] or g["snm"]
             if since is None and not dates_message:
                 continue
+            # "on 2 June" dates the message only after its verb: in "I missed my session on Nov 24 and
+            # asked my counselor ..." it dates the session.
+            if (g["odmon"] or g["omon"]) and (sent_match is None or sent_match.start() > match.start()):
+                continue
             day = _wait_anchor(g, base)
             if day is None:
                 continue
-            sent_at = datetime.combine(day, time(12, 0), tzinfo=zone)
+            sent_at = datetime.combine(day, _wait_clock(chunk, match.end()), tzinfo=zone)
             hours = elapsed_hours(sent_at, created_at)
         if hours >= 0 and (best is None or hours > best):
             best = hours

@@ -250,6 +250,25 @@ def test_more_wait_wording(text, expected):
     assert find_wait_hours(text, ISSUE_CREATED, None) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I messaged my therapist yesterday at 4:30pm and still no reply", 25.5),  # the clock is read
+        ("I emailed Dr. Kaur on Monday at 10am, not a peep since", 80.0),
+        ("I wrote to my psychiatrist on 1 March about my dose and she has not replied", 102.0),
+        ("I asked my counselor on March 2nd whether we can meet weekly; no answer", 78.0),
+        ("I sent my intake paperwork to Dr. Moreau six days ago. Nothing since.", 144.0),  # recipient after "to"
+        ("I have not had a reply from my therapist for 3 days", 72.0),
+        ("I've been asking my psychiatrist about a dose change for five days now", 120.0),
+        ("I asked my therapist if we could meet every two weeks instead, she hasn't answered", None),  # a frequency
+        ("I will send my therapist the form in 2 days, she hasn't replied to the last one", None),  # ahead
+        ("My session on March 1 was cut short and I asked my therapist about it 2 days ago", 48.0),  # dates the session
+    ],
+)
+def test_wait_days_clocks_and_recipients(text, expected):
+    assert find_wait_hours(text, ISSUE_CREATED, None) == expected
+
+
 def test_exactness_report_counts_nulls_and_fields():
     from pipeline.evaluation.timetext import score_times
 
