@@ -179,6 +179,23 @@ _NO_SHOW = re.compile(
 )
 
 
+# The client saying they missed their own session ("I was a no-show", "I overslept"): SCHED-PAST, not a
+# provider no-show, unless the text also says the provider did not show.
+_OWN_MISS_WORDS = anchor_words("i missed forgot overslept slept no noshow showed show fault")
+_OWN_MISS = re.compile(
+    r"\bi (?:was (?:a |the )?no[- ]?show|no[- ]?showed|(?:completely |totally )?(?:missed|forgot(?: about)?|"
+    r"slept through) (?:my|our|the|it)\b|overslept|(?:didn'?t|did not|couldn'?t|could not) (?:show|make it|join|log)"
+    r")|\bmy (?:own )?fault\b"
+)
+
+
+def client_missed_own(prepared: PreparedText) -> bool:
+    """Tell whether the client says they missed the session themselves (and not that the provider did)."""
+    if _OWN_MISS_WORDS.isdisjoint(prepared.words):
+        return False
+    return _OWN_MISS.search(prepared.low) is not None and not detect_provider_no_show(prepared)
+
+
 def detect_provider_no_show(prepared: PreparedText) -> bool:
     """Tell whether the provider missed a session (the client missing theirs does not count).
 
@@ -299,6 +316,10 @@ SIGNALS: tuple[str, ...] = tuple(PATTERNS)
 # measurably improved its signal on held-out families or on the routing tuning set; the others
 # did not and are read only for models without the signal (README, "Learned routing signals").
 PATTERN_KEPT: dict[str, str] = {"emergency": "and", "recurring_series": "or"}
+# Patterns that stop a learned signal from firing. The client's own missed session is the contract's
+# example (section 3.1); the veto changed no decision on the routing tuning set (either half), and it
+# keeps a borderline "I was a no-show, my fault" from reading as a provider no-show.
+VETOES: dict[str, Callable[[PreparedText], bool]] = {"provider_no_show": client_missed_own}
 
 
 def signal_fired(name: str, learned: Mapping[str, bool], prepared: PreparedText) -> bool:
@@ -315,6 +336,8 @@ def signal_fired(name: str, learned: Mapping[str, bool], prepared: PreparedText)
     fired = learned.get(name)
     if fired is None:
         return PATTERNS[name](prepared)
+    if fired and name in VETOES and VETOES[name](prepared):
+        return False
     kept = PATTERN_KEPT.get(name)
     if kept == "or":
         return fired or PATTERNS[name](prepared)

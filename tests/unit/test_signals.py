@@ -68,3 +68,25 @@ CASES = {
 )
 def test_signal(detector, text, expected):
     assert detector(prepare_text(text)) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "own"),
+    [
+        ("I was a no-show for my session yesterday, my fault.", True),
+        ("Completely forgot my appointment this morning, can I rebook?", False),  # no "I": the model decides
+        ("I overslept and missed my session", True),
+        ("I missed my session because my therapist never showed up", False),  # the provider did not show
+        ("Dr. Lee was a no-show for our session yesterday", False),
+    ],
+)
+def test_client_missed_own_session(text, own):
+    assert signals.client_missed_own(prepare_text(text)) is own
+
+
+def test_a_veto_stops_a_learned_no_show_and_only_that():
+    prepared = prepare_text("I was a no-show for my session yesterday, my fault.")
+    assert not signals.signal_fired("provider_no_show", {"provider_no_show": True}, prepared)
+    never_joined = prepare_text("My therapist never joined the call")
+    assert signals.signal_fired("provider_no_show", {"provider_no_show": True}, never_joined)
+    assert not signals.signal_fired("provider_no_show", {"provider_no_show": False}, prepared)
