@@ -31,7 +31,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 from threadpoolctl import threadpool_limits
 
 from pipeline.embeddings import bundled_minilm
-from serving.batch.io import read_table
+from pipeline.evaluation.routing import read_routing_set
 from serving.model.classifier import TicketClassifier
 from serving.model.crisis import ONNX_FILE, TOKENIZER_FILE, CrisisDetector, SentenceEncoder
 from serving.rules.crisis import RULES_FINGERPRINT, matching_rules
@@ -119,9 +119,7 @@ def load_examples(sample: pd.DataFrame, folder: Path = CRISIS_DATA, routing: Pat
         frame = pd.DataFrame(rows)[["text", "label", "kind"]]
         frames.append(frame.assign(source=path.stem, family=""))
     if routing is not None:
-        tickets, unreadable = read_table(Path(routing))
-        if unreadable:
-            raise ValueError(f"{routing}: rows {sorted(unreadable)[:10]} are unreadable")
+        tickets = read_routing_set(Path(routing))
         label = (tickets["expected_rule_id"] == "SAFETY-CRISIS").astype(int)
         kind = np.where(label == 1, "routing_crisis", "routing_safe")
         frames.append(pd.DataFrame({"text": tickets["text"].astype(str), "label": label, "kind": kind,

@@ -2,8 +2,8 @@
 
 The bundled sample is generated from a phrasebank; the routing tuning set (``data/routing/tune.jsonl``)
 holds whole messages written by personas, each with the category and rule id CONTRACT.md gives it.
-Training on the sample adds them to the training split (never to validation or test, so thresholds,
-calibration and the champion gate still see only the sample's held-out families). Each rule id names
+Training on the sample adds them to the training and validation splits, never to the test split, so the
+champion gate still judges on the sample's held-out families. Each rule id names
 the intent the signal head learns: a signal's own intent where the rule is a signal's, else a
 ``persona_<category>`` intent that is a negative of every signal.
 """
@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.data import Split
-from serving.batch.io import read_table
+from pipeline.evaluation.routing import read_routing_set
 
 # Rule id -> intent for the signal head. None: the text alone does not tell which intent it is (an
 # escalated scheduling ticket may be a recurring change), so the row trains the category model only.
@@ -49,14 +49,9 @@ def persona_rows(path: Path) -> pd.DataFrame:
     field is set has no intent: the field, not its text, decided between the two late-cancel rules.
 
     Raises:
-        ValueError: an unreadable row, or a rule id or category this project does not know.
+        DataError: from ``read_routing_set``: an unreadable row, a missing column, an unknown rule id or route.
     """
-    tickets, unreadable = read_table(Path(path))
-    if unreadable:
-        raise ValueError(f"{path}: rows {sorted(unreadable)[:10]} are unreadable")
-    unknown = sorted(set(tickets["expected_rule_id"]) - set(RULE_INTENTS))
-    if unknown:
-        raise ValueError(f"{path}: expected_rule_id values {unknown} are not rule ids")
+    tickets = read_routing_set(Path(path))
     intent = tickets["expected_rule_id"].map(RULE_INTENTS)
     escalated = tickets["expected_rule_id"] == "ESCALATE-48H"
     provider_first = tickets["expected_category"].isin(["clinical", "billing"])
@@ -87,13 +82,13 @@ def with_persona_tickets(
         The new split and the number of persona rows added.
     """
     rows = persona_rows(path)
-    if "intent" not in split.train.columns:
-        rows = rows.drop(columns="intent")
     rng = np.random.default_rng(seed)
     to_val = np.zeros(len(rows), dtype=bool)
-    for _, members in rows.groupby(rows["category"] + "/" + rows.get("intent", rows["category"]).fillna(""), sort=True):
+    for _, members in rows.groupby([rows["category"], rows["intent"].fillna("")], sort=True):
         picked = rng.permutation(members.index.to_numpy())[: int(round(val_share * len(members)))]
         to_val[picked] = True
+    if "intent" not in split.train.columns:
+        rows = rows.drop(columns="intent")
     train = pd.concat([split.train, *[rows[~to_val]] * weight], ignore_index=True)
     val = pd.concat([split.val, rows[to_val]], ignore_index=True)
     return Split(train=train, val=val, test=split.test), len(rows)

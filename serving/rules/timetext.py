@@ -796,11 +796,7 @@ def _wait_clock(chunk: str, end: int) -> time:
     hour, minute, meridiem = int(found[1]), int(found[2] or 0), found[3]
     if hour > 23 or minute > 59 or (meridiem and not 1 <= hour <= 12):
         return time(12, 0)
-    if meridiem:
-        hour = hour % 12 + (12 if meridiem == "p" else 0)
-    elif 1 <= hour <= 7:  # no am/pm: 1-7 pm, 8-11 am, 12 noon
-        hour += 12
-    return time(hour, minute)
+    return time(*_clock_time((hour, minute, meridiem), None))
 
 
 def _sentence_wait(chunk: str, base: date, zone: tzinfo, created_at: datetime) -> float | None:
