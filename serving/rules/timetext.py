@@ -715,23 +715,27 @@ _NO_REPLY = re.compile(
     r"not (?:replied|responded|answered|heard|gotten back|got back|written back)|"
     r"ignor(?:ing|ed|es)\b|ghost|unanswered|radio silence|still nothing|nothing back|"
     r"heard nothing|never (?:replied|responded|answered|got back|wrote back|heard)|"
-    r"not (?:had|received|gotten|got) (?:a |any )?(?:reply|replies|response|answer)|not a peep|nothing since)|"
+    r"not (?:had|received|gotten|got) (?:a |any )?(?:reply|replies|response|answer)|not a peep|nothing since|"
+    r"(?:nobody|no one|no-one) (?:has )?(?:answered|replied|responded|got back|called back|wrote back)|"
+    r"zero (?:reply|replies|response|responses)|(?:still|just|total|complete) silence|silence since)|"
     r"n'?t (?:replied|responded|answered|heard|gotten back|got back|written back|get back|reply|"
-    r"respond|answer|hear|called back|returned)"
+    r"respond|answer|hear|called back|returned)|"
+    r"n'?t (?:had|received|gotten|got) (?:a |an |any )?(?:reply|replies|response|answer|word)"
 )
 _WAITING = re.compile(
-    r"\bwaiting\b[^.!?;]{0,40}?\b(?:repl(?:y|ies)|response|answer|callback|call back|hear|word|"
+    r"\b(?:waiting|waits|waited)\b[^.!?;]{0,40}?\b(?:repl(?:y|ies)|response|answer|callback|call back|hear|word|"
+    r"get back|gets back|back to me|"
     rf"her|him|them|{_PROVIDER})\b"
 )
 # A message verb and who it went to: the provider, or a message without a named recipient; or the
 # provider named a few words on, after "to" or "with" ("sent my form to Dr. Reyes", "queried the fee
 # with my therapist").
-_RECIPIENT = rf"(?:her|him|them|(?:my|the|our)\s+{_PROVIDER}|{_PROVIDER}\b)"
+_RECIPIENT = rf"(?:her|him|them|(?:my|the|our)\s+{_PROVIDER}|{_PROVIDER}\b|(?:ms|mrs|mr|mx)\.?\s+[a-z]+)"
 _SENT = re.compile(
     rf"\b{_MESSAGE_VERB}\s+(?:(?:a|an|my|the)\s+(?:message|note|email|text|voicemail|question)\s+"
     rf"(?:to|for)\s+)?(?:{_RECIPIENT}|"
     r"(?:a|an|my)\s+(?:message|note|email|question|voicemail|portal message))"
-    rf"|\b{_MESSAGE_VERB}\b[^.!?;]{{0,40}}?\b(?:to|with)\s+{_RECIPIENT}"
+    rf"|\b{_MESSAGE_VERB}\b[^.!?;]{{0,60}}?\b(?:to|with)\s+{_RECIPIENT}"
 )
 _MESSAGE_NOUN = re.compile(r"\b(?:message|messages|email|text|voicemail|question|note)\b")
 # Someone other than the provider: such a sentence is about them unless it names the provider too.
@@ -742,7 +746,8 @@ _OTHER_ADDRESSEE = re.compile(
 _PROVIDER_WORD = re.compile(rf"\b{_PROVIDER}\b")
 # A count of hours or days is a wait unless it is a frequency or lies ahead ("every two weeks", "in 2 days").
 _WAIT_SPAN = re.compile(
-    rf"(?<![\w-])(?<!every )(?<!\bin )(?<!within )(?P<num>{_NUM})\s+(?P<unit>hours?|hrs?|days?|weeks?|wks?)\b"
+    rf"(?<![\w-])(?<!every )(?<!\bin )(?<!within )(?P<num>{_NUM})(?P<half>\s+and\s+a\s+half)?"
+    r"\s+(?P<unit>hours?|hrs?|days?|weeks?|wks?)\b"
     r"(?:\s+(?P<ago>ago|now))?"
     rf"|\bsince\s+(?:last\s+)?(?P<swd>{_WEEKDAY})|\bsince\s+(?P<srel>yesterday|last week)"
     rf"|\b(?:on|from|sent)\s+(?:last\s+)?(?P<owd>{_WEEKDAY})|\b(?P<lwd>last\s+{_WEEKDAY})"
@@ -751,9 +756,14 @@ _WAIT_SPAN = re.compile(
     r"|\bsince\s+(?P<snm>\d{1,2})/(?P<snd>\d{1,2})(?![\d/])"
     rf"|\bon\s+(?:the\s+)?(?P<odd>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<odmon>{_MONTH})\b"
     rf"|\bon\s+(?P<omon>{_MONTH})\.?\s+(?:the\s+)?(?P<oday>\d{{1,2}})(?:st|nd|rd|th)?\b"
+    rf"|\b(?P<tdon>on|since)\s+the\s+(?P<tdd>\d{{1,2}})(?:st|nd|rd|th)\b(?!\s+(?:of\s+)?{_MONTH}\b)"
+    rf"|\b(?:message|email|text|note|voicemail)\s+(?:last\s+)?(?P<mwd>{_WEEKDAY})\b"
+    r"|\b(?P<dpart>last night|this (?:morning|afternoon|evening))\b"
 )
 # A clock right after the day a message was sent ("yesterday at 6:30pm", "on Friday at 9").
-_WAIT_CLOCK = re.compile(r"\s+(?:at|around|@)\s*(\d{1,2})(?::(\d{2}))?(?:\s*([ap])\.?\s?m\b\.?)?")
+_WAIT_CLOCK = re.compile(
+    rf"(?:\s+{_PART})?\s+(?:at|around|@|about)\s*(\d{{1,2}})(?::(\d{{2}}))?(?:\s*([ap])\.?\s?m\b\.?)?"
+)
 _WAIT_WORDS = anchor_words(
     "reply replies response answer callback call heard back replied responded answered hear "
     "respond returned waiting wrote written messaged emailed mailed texted sent send reached left "
@@ -763,17 +773,20 @@ _WAIT_WORDS = anchor_words(
     "nothing"
 )
 # Every _WAIT_SPAN alternative contains one of these (weekday names contain "day" except the
-# abbreviations listed; dates name a month), so a text without any of them has no wait to read.
-_WAIT_SPAN_HINT = re.compile(rf"day|hour|hr|week|wk|tues|weds|thurs|since|{_MONTH}")
+# abbreviations listed; dates name a month or end in st/nd/rd/th; parts of day are listed), so a
+# text without any of them has no wait to read.
+_WAIT_SPAN_HINT = re.compile(
+    rf"day|hour|hr|week|wk|tues|weds|thurs|since|night|morning|afternoon|evening|\d(?:st|nd|rd|th)\b|{_MONTH}"
+)
 
 
 def _wait_anchor(g: dict, base: date) -> date | None:
     """The day an unanswered message was sent, from a 'since Monday'-style match."""
-    name = g["swd"] or g["owd"] or (g["lwd"].split()[-1] if g["lwd"] else None)
+    name = g["swd"] or g["owd"] or g["mwd"] or (g["lwd"].split()[-1] if g["lwd"] else None)
     if name is not None:
         weekday = _WEEKDAYS[name[:3]]
         return base - timedelta(days=(base.weekday() - weekday) % 7 or 7)
-    if g["yest"] is not None or g["srel"] == "yesterday":
+    if g["yest"] is not None or g["srel"] == "yesterday" or g["dpart"] == "last night":
         return base - timedelta(days=1)
     if g["lweek"] is not None or g["srel"] == "last week":
         return base - timedelta(days=7)
@@ -785,51 +798,74 @@ def _wait_anchor(g: dict, base: date) -> date | None:
         return _nearest_date(base, _MONTHS[g["odmon"][:3]], int(g["odd"]))
     if g["omon"] is not None:
         return _nearest_date(base, _MONTHS[g["omon"][:3]], int(g["oday"]))
+    if g["dpart"] is not None:  # "this morning"
+        return base
+    if g["tdd"] is not None:  # "on the 3rd": the last such day up to today
+        back = base.replace(day=1) - timedelta(days=1) if int(g["tdd"]) > base.day else base
+        try:
+            return back.replace(day=int(g["tdd"]))
+        except ValueError:  # "the 31st" before a 30-day month
+            return None
     return None
 
 
-def _wait_clock(chunk: str, end: int) -> time:
-    """The clock written right after a wait's day, read as CONTRACT.md section 3.1 reads clocks; 12:00 without one."""
+def _wait_clock(chunk: str, end: int, part: str | None = None) -> time:
+    """The clock written right after a wait's day, read as CONTRACT.md section 3.1 reads clocks.
+
+    Without a clock: the part of day's hour ("last night" 20:00), else 12:00.
+    """
     found = _WAIT_CLOCK.match(chunk, end)
     if found is None:
-        return time(12, 0)
+        return time(_PART_HOURS[part] if part else 12, 0)
     hour, minute, meridiem = int(found[1]), int(found[2] or 0), found[3]
     if hour > 23 or minute > 59 or (meridiem and not 1 <= hour <= 12):
         return time(12, 0)
-    return time(*_clock_time((hour, minute, meridiem), None))
+    hour, minute = _clock_time((hour, minute, meridiem), part)
+    return time(0, minute) if hour == 24 else time(hour, minute)
 
 
-def _sentence_wait(chunk: str, base: date, zone: tzinfo, created_at: datetime) -> float | None:
-    """The longest wait one sentence states, or None."""
+def _sentence_wait(
+    chunk: str, base: date, zone: tzinfo, created_at: datetime, before: str = "", after: str = ""
+) -> float | None:
+    """The longest wait one sentence states, or None.
+
+    ``before`` and ``after`` are the neighbouring sentences a span-only sentence takes its message
+    or no-reply wording from ("I asked her about the dose. That was five days ago. Nothing since.").
+    """
     if _WAIT_SPAN_HINT.search(chunk) is None:  # no span: skip the cue regexes (measured cheaper
         # than one search for any cue over the whole text first)
         return None
-    sent_match = _SENT.search(chunk)
+    offset = len(before) + 1 if before else 0
+    cue = f"{before} {chunk} {after}" if before else f"{chunk} {after}" if after else chunk
+    sent_match = _SENT.search(cue)
     sent = sent_match is not None
-    if not sent and _NO_REPLY.search(chunk) is None and _WAITING.search(chunk) is None:
+    if not sent and _NO_REPLY.search(cue) is None and _WAITING.search(cue) is None:
         return None
-    if _OTHER_ADDRESSEE.search(chunk) and not _PROVIDER_WORD.search(chunk):
+    if _OTHER_ADDRESSEE.search(cue) and not _PROVIDER_WORD.search(cue):
         return None
     # A bare day ("yesterday", "on Monday") dates the wait only when it dates a message: in "she
     # missed our session yesterday and I haven't heard from her" it dates the session.
-    dates_message = sent or _MESSAGE_NOUN.search(chunk) is not None
+    dates_message = sent or _MESSAGE_NOUN.search(cue) is not None
     best: float | None = None
     for match in _WAIT_SPAN.finditer(chunk):
         g = match.groupdict()
         if g["num"] is not None:
-            hours = _number(g["num"]) * _UNIT_HOURS[g["unit"][0]]
+            hours = (_number(g["num"]) + (0.5 if g["half"] else 0)) * _UNIT_HOURS[g["unit"][0]]
         else:
-            since = g["swd"] or g["srel"] or g["smon"] or g["snm"]
+            since = g["swd"] or g["srel"] or g["smon"] or g["snm"] or (g["tdd"] if g["tdon"] == "since" else None)
             if since is None and not dates_message:
                 continue
             # "on 2 June" dates the message only after its verb: in "I missed my session on Nov 24 and
             # asked my counselor ..." it dates the session.
-            if (g["odmon"] or g["omon"]) and (sent_match is None or sent_match.start() > match.start()):
+            if (g["odmon"] or g["omon"] or g["tdon"] == "on" or g["mwd"]) and (
+                sent_match is None or sent_match.start() - offset > match.start()
+            ):
                 continue
             day = _wait_anchor(g, base)
             if day is None:
                 continue
-            sent_at = datetime.combine(day, _wait_clock(chunk, match.end()), tzinfo=zone)
+            part = g["dpart"].split()[-1] if g["dpart"] else None
+            sent_at = datetime.combine(day, _wait_clock(chunk, match.end(), part), tzinfo=zone)
             hours = elapsed_hours(sent_at, created_at)
         if hours >= 0 and (best is None or hours > best):
             best = hours
@@ -860,12 +896,32 @@ def find_wait_hours(
         return None
     zone = resolve_zone(created_at, zone)
     base = created_at.astimezone(zone).date()
+    bounds = [0, *_sentence_starts(low), len(low)]
+    chunks = [low[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
     best: float | None = None
-    previous = 0
-    for start in [*_sentence_starts(low), len(low)]:
-        chunk = low[previous:start]
-        previous = start
+    for i, chunk in enumerate(chunks):
         hours = _sentence_wait(chunk, base, zone, created_at)
+        if hours is None and _borrows_cue(chunk, chunks[i + 1] if i + 1 < len(chunks) else ""):
+            before = chunks[i - 1] if i else ""
+            after = chunks[i + 1] if i + 1 < len(chunks) else ""
+            hours = _sentence_wait(chunk, base, zone, created_at, before, after)
         if hours is not None and (best is None or hours > best):
             best = hours
     return best
+
+
+# A sentence that only says how long ("That was five days ago.", "Ten days.", "It's been a week.")
+# takes its message or no-reply wording from the sentences beside it.
+_SPAN_ONLY = re.compile(
+    r"\W*(?:(?:and\s+)?(?:that|this|it)\s*(?:was|is|'s|’s|has)(?:\s+been)?\b"
+    rf"|(?:{_NUM})(?:\s+and\s+a\s+half)?\s+(?:hours?|days?|weeks?)\W*$)"
+)
+_HOW_LONG = re.compile(r"\W*(?:that'?s|that is|this is) how long\b")
+
+
+def _borrows_cue(chunk: str, following: str) -> bool:
+    """Whether a sentence with no cue of its own reads one from its neighbours: it only says how
+    long, or the next sentence says how long it was or is a short no-reply ("Nothing since.")."""
+    if _SPAN_ONLY.match(chunk) is not None or _HOW_LONG.match(following) is not None:
+        return True
+    return len(following.split()) <= 4 and _NO_REPLY.search(following) is not None

@@ -86,6 +86,21 @@ def test_zone_falls_back_to_created_at_offset_then_utc():
         ("no response for a couple of days", 48.0),
         ("I've had a headache for a week", None),
         ("how do I reset my password", None),
+        # Wordings of the routing tuning set's persona tickets, moved there from sealed rounds.
+        ("I queried a charge with my counsellor two and a half days ago and haven't had a response", 60.0),
+        ("I asked my therapist about the dose. That was five days ago. Nothing since.", 120.0),
+        ("I uploaded the results and asked what happens next - that was five days ago. Nothing since.", 120.0),
+        ("ten days. that's how long I've been waiting for Jess to get back to me", 240.0),
+        ("I wrote to Dr. Abernathy on the 3rd to ask about my results. No reply since.", 286.0),
+        ("I asked my therapist to change focus and it's been nothing since the 28th", 406.0),
+        ("I sent Dr. Amadi a message Sunday night around 9pm. It's Wednesday. Nothing.", 61.0),
+        ("I asked Ms. Lindqvist to cancel it three days ago. Zero reply.", 72.0),
+        ("Since Tuesday at 11am he waits answer from his psychologist", 23.0),
+        ("I messaged my counselor last night at 9pm but haven't heard back", 13.0),
+        # A span with no message or no-reply wording near it is no wait.
+        ("I missed my session 3 days ago. It was awful.", None),
+        ("That was five days ago. I felt fine after.", None),
+        ("My session on the 3rd went well. She hasn't replied to the form yet", None),
     ],
 )
 def test_wait_hours(text, expected):
@@ -100,7 +115,8 @@ def test_wait_span_hint_is_in_every_wait_span():
         "3 days", "2 hrs", "a few wks", "several weeks ago", "5 hours now", "an hour",
         "since tues", "since last friday", "on weds", "on last thurs", "last sunday",
         "since yesterday", "since last week", "yesterday", "last week", "since dec 3",
-        "since 12/3",
+        "since 12/3", "on the 3rd", "since the 28th", "message sunday", "email last tues", "last night",
+        "this morning", "two and a half days",
     ]  # fmt: skip
     for span in spans:
         match = _WAIT_SPAN.search(span)
