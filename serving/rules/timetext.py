@@ -79,7 +79,7 @@ _DATE = (
     r"(?P<after>(?:the\s+)?day\s+after\s+(?:tomorrow|tmrw))"
     r"|(?P<rel>today|tonight|tomorrow|tomorow|tommorow|tommorrow|tmrw|tmr|yesterday|last night)"
     rf"(?:'s)?(?:\s+(?P<relpart>{_PART}))?"
-    r"|(?P<thispart>this\s+(?:morning|afternoon|evening))"
+    r"|(?P<thispart>this\s+(?:morning|afternoon|evening))(?:'s)?"
     rf"|(?:(?P<wdmod>this|next|last|coming|on)\s+)?(?P<wd>{_WEEKDAY})\b"
     rf"(?:'s)?(?:\s+(?P<wdpart>{_PART}))?"
     rf"|(?P<mon>{_MONTH})\.?\s+(?:the\s+)?(?P<mday>\d{{1,2}})(?:st|nd|rd|th)?\b"

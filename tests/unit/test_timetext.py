@@ -26,6 +26,8 @@ def hours(text, created=CREATED, zone=NY):
         ("my session today 5:30", (7.5, False)),  # bare 5 -> pm
         ("today at 9", (-1.0, False)),  # bare 9 -> am, already passed today
         ("cancel my session tonight", (10.0, False)),
+        ("totally blanked on this morning's 8:30 session", (-1.5, False)),
+        ("this afternoon's 3pm session, can I move it", (5.0, False)),
         ("my appointment this Thursday", (26.0, True)),  # next day, no time -> 12:00 + review
         ("next Monday at 10", (120.0, False)),  # bare 10 -> am; first Monday after today
         ("on Wednesday at 2pm", (172.0, False)),  # same weekday -> next week
