@@ -315,7 +315,7 @@ SIGNALS: tuple[str, ...] = tuple(PATTERNS)
 # pattern adds recall), "and" only when both do (the pattern adds precision). Each kept pattern
 # measurably improved its signal on held-out families or on the routing tuning set; the others
 # did not and are read only for models without the signal (README, "Learned routing signals").
-PATTERN_KEPT: dict[str, str] = {"emergency": "and", "recurring_series": "or"}
+PATTERN_KEPT: dict[str, str] = {"emergency": "or", "recurring_series": "or"}
 # Patterns that stop a learned signal from firing. The client's own missed session is the contract's
 # example (section 3.1); the veto changed no decision on the routing tuning set (either half), and it
 # keeps a borderline "I was a no-show, my fault" from reading as a provider no-show.

@@ -144,10 +144,11 @@ def test_rules_read_the_learned_signals_and_fall_back_to_patterns():
     assert _decide("why was I charged twice", "billing", {"locked_out": True}).needs_review
     assert not _decide("why was I charged twice", "billing", {"locked_out": False}).needs_review
     soon = (CREATED + timedelta(hours=4)).isoformat()
-    assert _decide("cancel please", "scheduling", {"emergency": True}, appointment_at=soon).rule_id == "SCHED-LT24"
+    # Emergency: the learned signal OR its pattern; the ticket's emergency field wins over both.
+    assert _decide("cancel please", "scheduling", {"emergency": True}, appointment_at=soon).rule_id == "SCHED-LT24-EMERGENCY"
+    assert _decide("cancel please", "scheduling", {"emergency": False}, appointment_at=soon).rule_id == "SCHED-LT24"
     hospital = "cancel please, my dad was rushed to the hospital"
-    assert _decide(hospital, "scheduling", {"emergency": True}, appointment_at=soon).rule_id == "SCHED-LT24-EMERGENCY"
-    assert _decide(hospital, "scheduling", {"emergency": False}, appointment_at=soon).rule_id == "SCHED-LT24"
+    assert _decide(hospital, "scheduling", {"emergency": False}, appointment_at=soon).rule_id == "SCHED-LT24-EMERGENCY"
     assert _decide(hospital, "scheduling", {"emergency": True}, appointment_at=soon, emergency=False).rule_id == "SCHED-LT24"
     assert _decide("why this fee", "billing", {"insurance": True}).rule_id == "BILL-INSURANCE"
     assert _decide("she never joined", "scheduling", {"provider_no_show": True}).rule_id == "SCHED-NO-SHOW"
