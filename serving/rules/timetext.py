@@ -159,7 +159,8 @@ _APPOINTMENT_CUE = re.compile(
 )
 # A time that dates something else: a message right before it ("I wrote to my therapist 6 days
 # ago", which is the wait reader's business), or waking, living or dying ("better off not waking up
-# tomorrow": a crisis phrase is never an appointment).
+# tomorrow": a crisis phrase is never an appointment). A message asking to cancel or move something
+# dates that, not itself ("I asked Dr. Cho to cancel tonight's 7pm session").
 _MESSAGE_VERB = (
     r"(?:wrote|written|messaged|emailed|e-mailed|texted|sent|send|contacted|asked|asking|messaging|emailing|"
     r"texting|queried|called|pinged|"
@@ -171,7 +172,7 @@ _DATES_OTHER_WORDS = anchor_words(
     "queried called pinged reached left trying tried try wake waking woke here alive around live die dying dead gone through survive"
 )
 _DATES_OTHER = re.compile(
-    rf"\b(?:{_MESSAGE_VERB}\b(?:\s+[\w.']+){{0,4}}\s*|"
+    rf"\b(?:{_MESSAGE_VERB}\b(?:\s+(?!cancel|resched|move|push|swap|change)[\w.']+){{0,4}}\s*|"
     r"(?:wak(?:e|ing)(?: up)?|woke(?: up)?|be (?:here|alive|around)|live(?: to see)?|die|"
     r"dying|dead|gone|make it through|get through|survive)\s+(?:by\s+|until\s+|past\s+)?)$"
 )

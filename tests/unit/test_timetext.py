@@ -27,6 +27,7 @@ def hours(text, created=CREATED, zone=NY):
         ("today at 9", (-1.0, False)),  # bare 9 -> am, already passed today
         ("cancel my session tonight", (10.0, False)),
         ("totally blanked on this morning's 8:30 session", (-1.5, False)),
+        ("I asked Dr. Cho to cancel tonight's 7pm session", (9.0, False)),  # the message asks to cancel it
         ("this afternoon's 3pm session, can I move it", (5.0, False)),
         ("my appointment this Thursday", (26.0, True)),  # next day, no time -> 12:00 + review
         ("next Monday at 10", (120.0, False)),  # bare 10 -> am; first Monday after today
