@@ -94,7 +94,7 @@ def detector_flags(texts: list[str], classifier: Any | None) -> tuple[np.ndarray
     patterns = np.array([detect_crisis(t) for t in texts], dtype=bool)
     learned, flagged = np.zeros(len(texts), dtype=bool), patterns
     if classifier is not None and getattr(classifier, "crisis", None) is not None and texts:
-        learned = classifier.crisis.flags(texts, classifier.features(texts))
+        learned = classifier.crisis.flags(texts, classifier.features(texts), None, classifier.features)
         flagged = classifier.predict_crisis(texts)
     return patterns, learned, flagged
 

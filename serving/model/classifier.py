@@ -117,7 +117,7 @@ class TicketClassifier:
         features = self.features(texts)
         flags = None
         if crisis and self.crisis is not None:
-            flags = self.crisis.flags(texts, features, [matching_rules(t) for t in texts])
+            flags = self.crisis.flags(texts, features, [matching_rules(t) for t in texts], self.features)
         _, model, beta = self._parts
         logits = sum(_row_dot(f, w) for f, w in zip(features, self._block_weights(features)))
         n_categories = len(model.classes_)

@@ -10,6 +10,11 @@ ticket. So the score is a cascade:
 2. the rest go through the transformer (int8 ONNX, no PyTorch) and a logistic regression on its
    embedding plus the same fast features, whose threshold was chosen for a recall target.
 
+A crisis written into one part of a long message (a sentence in the middle of a billing question)
+is diluted in the whole text's scores, so a text of more than ``window_sentences`` sentences is
+also scored in runs of that many sentences: a run whose fast score clears ``window_gate`` and whose
+transformer-stage score reaches ``window_threshold`` flags the ticket.
+
 Most crisis patterns flag a ticket on their own; the few that training measured to raise more false
 flags than they add catches (``confirmed_rules``) flag only when the transformer stage agrees at a
 lower bar (``confirm_threshold``).
@@ -22,7 +27,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from serving.rules.crisis import RULES_FINGERPRINT
+from serving.rules.timetext import split_sentences
 
 CRISIS_DIR = "crisis"
 ONNX_FILE = "minilm.onnx"
@@ -38,6 +44,18 @@ WEIGHTS_FILE = "heads.npz"
 META_FILE = "crisis.json"
 # all-MiniLM-L6-v2 was trained on at most 256 word pieces (its sentence_bert_config.json).
 MAX_TOKENS = 256
+
+
+def sentence_windows(text: str, size: int, stride: int) -> list[str]:
+    """Runs of ``size`` sentences starting every ``stride`` sentences, the last run ending at the last
+    sentence; none for a text of ``size`` sentences or fewer (its whole text is the only run)."""
+    parts = [part.strip() for part in split_sentences(text) if part.strip()]
+    if size <= 0 or len(parts) <= size:
+        return []
+    starts = list(range(0, len(parts) - size + 1, max(stride, 1)))
+    if starts[-1] != len(parts) - size:
+        starts.append(len(parts) - size)
+    return [" ".join(parts[i : i + size]) for i in starts]
 
 
 class SentenceEncoder:
@@ -101,6 +119,10 @@ class CrisisDetector:
         confirm_threshold: that bar.
         rules_fingerprint: the pattern table the indices refer to; for another table every pattern
             flags alone (recall first).
+        window_sentences: sentences per run for long texts; 0 turns runs off (models saved before them).
+        window_stride: sentences between the starts of two runs.
+        window_gate: fast probability a run needs to go through the transformer.
+        window_threshold: transformer-stage probability at or above which a run flags its ticket.
     """
 
     fast_coef: np.ndarray
@@ -114,6 +136,10 @@ class CrisisDetector:
     confirmed_rules: tuple[int, ...] = ()
     confirm_threshold: float = 1.0
     rules_fingerprint: str = RULES_FINGERPRINT
+    window_sentences: int = 0
+    window_stride: int = 2
+    window_gate: float = 1.0
+    window_threshold: float = 1.0
 
     def __post_init__(self) -> None:
         if self.rules_fingerprint != RULES_FINGERPRINT:
@@ -141,7 +167,13 @@ class CrisisDetector:
         embedded = self.encoder.encode(texts)
         return _sigmoid(_linear([embedded, *features], self.deep_coef) + self.deep_intercept)
 
-    def flags(self, texts: Sequence[str], features: list[Any], rules: Sequence[frozenset[int]] | None = None) -> np.ndarray:
+    def flags(
+        self,
+        texts: Sequence[str],
+        features: list[Any],
+        rules: Sequence[frozenset[int]] | None = None,
+        featurize: Callable[[list[str]], list[Any]] | None = None,
+    ) -> np.ndarray:
         """Whether crisis detection (the patterns and the cascade) flags each text.
 
         Args:
@@ -150,6 +182,8 @@ class CrisisDetector:
             rules: per text, the crisis patterns that match (``serving.rules.crisis.matching_rules``);
                 None when only the learned score is wanted. A text a pattern flags alone skips the
                 transformer, which would not change it.
+            featurize: the category model's ``features``, to score the sentence runs of long texts;
+                None scores whole texts only.
 
         Returns:
             A boolean per text.
@@ -164,7 +198,29 @@ class CrisisDetector:
         if len(todo):
             deep = self.deep_proba([texts[i] for i in todo], [block[todo] for block in features])
             flagged[todo] = (gated[todo] & (deep >= self.threshold)) | (weak[todo] & (deep >= self.confirm_threshold))
+        if self.window_sentences and featurize is not None:
+            flagged |= self.window_flags(texts, featurize, ~flagged)
         return flagged
+
+    def window_flags(
+        self, texts: Sequence[str], featurize: Callable[[list[str]], list[Any]], todo: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Whether a run of sentences of each text (among ``todo``, all when None) is flagged on its own."""
+        hit = np.zeros(len(texts), dtype=bool)
+        owners: list[int] = []
+        runs: list[str] = []
+        for i in range(len(texts)) if todo is None else np.flatnonzero(todo):
+            for run in sentence_windows(texts[i], self.window_sentences, self.window_stride):
+                owners.append(int(i))
+                runs.append(run)
+        if not runs:
+            return hit
+        features = featurize(runs)
+        passed = np.flatnonzero(self.fast_proba(features) >= self.window_gate)
+        if len(passed):
+            deep = self.deep_proba([runs[j] for j in passed], [block[passed] for block in features])
+            hit[np.asarray(owners)[passed[deep >= self.window_threshold]]] = True
+        return hit
 
     def save(self, folder: Path) -> Path:
         """Write the heads (npz of plain arrays), thresholds and the encoder files to ``folder``."""
@@ -183,6 +239,10 @@ class CrisisDetector:
             "confirmed_rules": list(self.confirmed_rules),
             "confirm_threshold": self.confirm_threshold,
             "rules_fingerprint": self.rules_fingerprint,
+            "window_sentences": self.window_sentences,
+            "window_stride": self.window_stride,
+            "window_gate": self.window_gate,
+            "window_threshold": self.window_threshold,
             "info": self.info,
         }
         (folder / META_FILE).write_text(json.dumps(meta, indent=2))
@@ -211,6 +271,10 @@ class CrisisDetector:
             confirmed_rules=tuple(meta.get("confirmed_rules", ())),
             confirm_threshold=float(meta.get("confirm_threshold", 1.0)),
             rules_fingerprint=meta.get("rules_fingerprint", RULES_FINGERPRINT),
+            window_sentences=int(meta.get("window_sentences", 0)),
+            window_stride=int(meta.get("window_stride", 2)),
+            window_gate=float(meta.get("window_gate", 1.0)),
+            window_threshold=float(meta.get("window_threshold", 1.0)),
         )
         _ = detector.encoder
         return detector

@@ -276,6 +276,13 @@ def _sentence_starts(low: str) -> list[int]:
     return []  # one sentence; five substring checks cost less than the scan
 
 
+def split_sentences(text: str) -> list[str]:
+    """The text cut where its sentences end (``_SENTENCE_END``), each piece with its ending; no empty pieces."""
+    low = text.lower()
+    bounds = [0, *_sentence_starts(low if len(low) == len(text) else text), len(text)]
+    return [text[a:b] for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+
+
 # A clock as written: (hour, minute, meridiem), meridiem "a"/"p" for am/pm, None for a bare clock,
 # "h" for an hour already on the 24-hour clock (noon is 12, midnight 24: the end of its day).
 _Clock = tuple[int, int, str | None]
@@ -897,8 +904,7 @@ def find_wait_hours(
         return None
     zone = resolve_zone(created_at, zone)
     base = created_at.astimezone(zone).date()
-    bounds = [0, *_sentence_starts(low), len(low)]
-    chunks = [low[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    chunks = split_sentences(low)
     best: float | None = None
     for i, chunk in enumerate(chunks):
         hours = _sentence_wait(chunk, base, zone, created_at)

@@ -18,7 +18,7 @@ from pipeline.crisis import _threshold_keeping, load_examples, near_duplicate_gr
 from pipeline.evaluation.crisis import main as crisis_report
 from serving.decision import Prediction
 from serving.model.classifier import TicketClassifier
-from serving.model.crisis import CRISIS_DIR, ONNX_FILE, WEIGHTS_FILE
+from serving.model.crisis import CRISIS_DIR, ONNX_FILE, WEIGHTS_FILE, sentence_windows
 from serving.rules.crisis import matching_rules
 from serving.rules.routing import decide
 from serving.scoring import score_one
@@ -99,8 +99,44 @@ def test_the_champion_carries_the_detector_in_its_artifacts(champion, tmp_path):
     assert [p.signals for p in loaded.predict(texts)] == [p.signals for p in champion.predict(texts)]
 
 
+BURIED = (
+    "Hi, two things about my account. The card on file expired last month so please swap it for the new "
+    "one ending 4471. I also need the March receipt for my HSA. I have been saving up my pills and I plan "
+    "to take all of them this weekend. Anyway the receipt is the main thing. Thanks, Sam"
+)
+PLAIN_LONG = (
+    "Hi, two things about my account. The card on file expired last month so please swap it for the new "
+    "one ending 4471. I also need the March receipt for my HSA. The receipt is the main thing. Thanks, Sam"
+)
+
+
+def test_sentence_windows_cover_every_sentence_of_a_long_text():
+    assert sentence_windows("One. Two. Three.", 3, 2) == []  # the whole text is the only run
+    six = "One. Two. Three. Four. Five. Six."
+    assert sentence_windows(six, 3, 2) == ["One. Two. Three.", "Three. Four. Five.", "Four. Five. Six."]
+    assert sentence_windows("Dr. Lee said so. Then more. And more. The end.", 3, 2) == [
+        "Dr. Lee said so. Then more. And more.", "Then more. And more. The end."
+    ]  # "Dr." ends no sentence
+
+
+def test_a_crisis_buried_in_a_long_message_is_flagged_by_a_run_of_sentences(champion):
+    detector = champion.crisis
+    assert detector.window_sentences == 3 and detector.window_gate >= detector.gate
+    hits = detector.window_flags([BURIED, PLAIN_LONG], champion.features)
+    assert hits.tolist() == [True, False]
+    assert champion.predict_one(BURIED).signals["crisis"] and not champion.predict_one(PLAIN_LONG).signals["crisis"]
+    off = dataclasses.replace(detector, window_sentences=0)
+    assert not off.window_flags([BURIED], champion.features).any()  # runs off: models saved before them
+
+
+@pytest.mark.xfail(reason="known defect: 'anyway' closes many buried crises in the training data, and the learned "
+                          "score reads it as crisis in an ordinary run of sentences", strict=False)
+def test_an_ordinary_closing_with_anyway_is_not_a_crisis(champion):
+    assert not champion.predict_one("I also need the March receipt for my HSA. Anyway the receipt is the main thing. Thanks, Sam").signals["crisis"]
+
+
 def test_a_text_gets_the_same_embedding_and_flag_alone_and_in_a_batch(champion):
-    texts = ISSUE_EXAMPLES + ORDINARY + ["short", "a much longer message " * 40]
+    texts = ISSUE_EXAMPLES + ORDINARY + ["short", "a much longer message " * 40, BURIED, PLAIN_LONG]
     encoder = champion.crisis.encoder
     together = encoder.encode(texts)
     alone = np.vstack([encoder.encode([t]) for t in texts])
