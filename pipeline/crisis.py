@@ -33,7 +33,7 @@ from threadpoolctl import threadpool_limits
 from pipeline.embeddings import bundled_minilm
 from pipeline.evaluation.routing import read_routing_set
 from serving.model.classifier import TicketClassifier
-from serving.model.crisis import ONNX_FILE, TOKENIZER_FILE, CrisisDetector, SentenceEncoder, sentence_windows
+from serving.model.crisis import ONNX_FILE, TOKENIZER_FILE, CrisisDetector, SentenceEncoder, sentence_runs
 from serving.rules.crisis import RULES_FINGERPRINT, matching_rules
 from serving.settings import PROJ_ROOT, Settings
 
@@ -340,12 +340,7 @@ def train_crisis_detector(
     groups = near_duplicate_groups(texts, examples["family"].to_numpy())
     folds = StratifiedGroupKFold(FOLDS, shuffle=True, random_state=seed).split(texts, y, groups)
     # Runs of sentences of the long examples, scored out of fold with their example.
-    owners_list, runs = [], []
-    for i, text in enumerate(texts):
-        for run in sentence_windows(text, params.window_sentences, params.window_stride):
-            owners_list.append(i)
-            runs.append(run)
-    owners = np.asarray(owners_list, dtype=np.int64)
+    owners, runs = sentence_runs(texts, params.window_sentences, params.window_stride)
     if runs:
         run_fast_x = sp.hstack([sp.csr_matrix(block) for block in classifier.features(runs)]).tocsr()
         run_deep_x = sp.hstack([sp.csr_matrix(embed_with_cache(encoder_folder, runs)), run_fast_x]).tocsr()

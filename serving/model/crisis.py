@@ -58,6 +58,17 @@ def sentence_windows(text: str, size: int, stride: int) -> list[str]:
     return [" ".join(parts[i : i + size]) for i in starts]
 
 
+def sentence_runs(texts: Sequence[str], size: int, stride: int, rows: Any = None) -> tuple[np.ndarray, list[str]]:
+    """Every ``sentence_windows`` run of the texts (of ``rows`` only, when given) and the index of its text."""
+    owners: list[int] = []
+    runs: list[str] = []
+    for i in range(len(texts)) if rows is None else rows:
+        for run in sentence_windows(texts[i], size, stride):
+            owners.append(int(i))
+            runs.append(run)
+    return np.asarray(owners, dtype=np.int64), runs
+
+
 class SentenceEncoder:
     """all-MiniLM-L6-v2 sentence embeddings (mean pooled, L2-normalised) from an ONNX file.
 
@@ -207,19 +218,15 @@ class CrisisDetector:
     ) -> np.ndarray:
         """Whether a run of sentences of each text (among ``todo``, all when None) is flagged on its own."""
         hit = np.zeros(len(texts), dtype=bool)
-        owners: list[int] = []
-        runs: list[str] = []
-        for i in range(len(texts)) if todo is None else np.flatnonzero(todo):
-            for run in sentence_windows(texts[i], self.window_sentences, self.window_stride):
-                owners.append(int(i))
-                runs.append(run)
+        rows = None if todo is None else np.flatnonzero(todo)
+        owners, runs = sentence_runs(texts, self.window_sentences, self.window_stride, rows)
         if not runs:
             return hit
         features = featurize(runs)
         passed = np.flatnonzero(self.fast_proba(features) >= self.window_gate)
         if len(passed):
             deep = self.deep_proba([runs[j] for j in passed], [block[passed] for block in features])
-            hit[np.asarray(owners)[passed[deep >= self.window_threshold]]] = True
+            hit[owners[passed[deep >= self.window_threshold]]] = True
         return hit
 
     def save(self, folder: Path) -> Path:

@@ -908,10 +908,9 @@ def find_wait_hours(
     best: float | None = None
     for i, chunk in enumerate(chunks):
         hours = _sentence_wait(chunk, base, zone, created_at)
-        if hours is None and _borrows_cue(chunk, chunks[i + 1] if i + 1 < len(chunks) else ""):
-            before = chunks[i - 1] if i else ""
-            after = chunks[i + 1] if i + 1 < len(chunks) else ""
-            hours = _sentence_wait(chunk, base, zone, created_at, before, after)
+        after = chunks[i + 1] if i + 1 < len(chunks) else ""
+        if hours is None and _borrows_cue(chunk, after):
+            hours = _sentence_wait(chunk, base, zone, created_at, chunks[i - 1] if i else "", after)
         if hours is not None and (best is None or hours > best):
             best = hours
     return best
