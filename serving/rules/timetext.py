@@ -206,7 +206,7 @@ _PAST_CUE = re.compile(
     r"never (?:showed|joined|came)|\bcharged\b"
 )
 _MONTH_WORD = re.compile(rf"\b{_MONTH}\b(?!\s+(?:i|we|you|he|she|they|be|have)\b)")
-_UNIT_HOURS = {"h": 1.0, "d": 24.0, "w": 168.0, "m": 1 / 60}
+_UNIT_HOURS = {"h": 1.0, "d": 24.0, "w": 168.0, "f": 336.0, "m": 1 / 60}
 
 
 @dataclass(frozen=True, slots=True)
@@ -742,7 +742,7 @@ _RECIPIENT = rf"(?:her|him|them|(?:my|the|our)\s+{_PROVIDER}|{_PROVIDER}\b|(?:ms
 _SENT = re.compile(
     rf"\b{_MESSAGE_VERB}\s+(?:(?:a|an|my|the)\s+(?:message|note|email|text|voicemail|question)\s+"
     rf"(?:to|for)\s+)?(?:{_RECIPIENT}|"
-    r"(?:a|an|my)\s+(?:message|note|email|question|voicemail|portal message))"
+    rf"(?:a|an|my|{_NUM})\s+(?:portal\s+)?(?:messages?|notes?|emails?|questions?|voicemails?))"
     rf"|\b{_MESSAGE_VERB}\b[^.!?;]{{0,60}}?\b(?:to|with)\s+{_RECIPIENT}"
 )
 _MESSAGE_NOUN = re.compile(r"\b(?:message|messages|email|text|voicemail|question|note)\b")
@@ -755,12 +755,13 @@ _PROVIDER_WORD = re.compile(rf"\b{_PROVIDER}\b")
 # A count of hours or days is a wait unless it is a frequency or lies ahead ("every two weeks", "in 2 days").
 _WAIT_SPAN = re.compile(
     rf"(?<![\w-])(?<!every )(?<!\bin )(?<!within )(?P<num>{_NUM})(?P<half>\s+and\s+a\s+half)?"
-    r"\s+(?P<unit>hours?|hrs?|days?|weeks?|wks?)\b"
+    r"\s+(?P<unit>hours?|hrs?|days?|weeks?|wks?|fortnights?)\b"
     r"(?:\s+(?P<ago>ago|now))?"
     rf"|\bsince\s+(?:last\s+)?(?P<swd>{_WEEKDAY})|\bsince\s+(?P<srel>yesterday|last week)"
     rf"|\b(?:on|from|sent)\s+(?:last\s+)?(?P<owd>{_WEEKDAY})|\b(?P<lwd>last\s+{_WEEKDAY})"
     r"|\b(?P<yest>yesterday)|\b(?P<lweek>last week)"
     rf"|\bsince\s+(?P<smon>{_MONTH})\.?\s+(?P<sday>\d{{1,2}})"
+    rf"|\bsince\s+(?:the\s+)?(?P<sdd>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<sdmon>{_MONTH})\b"
     r"|\bsince\s+(?P<snm>\d{1,2})/(?P<snd>\d{1,2})(?![\d/])"
     rf"|\bon\s+(?:the\s+)?(?P<odd>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<odmon>{_MONTH})\b"
     rf"|\bon\s+(?P<omon>{_MONTH})\.?\s+(?:the\s+)?(?P<oday>\d{{1,2}})(?:st|nd|rd|th)?\b"
@@ -784,7 +785,7 @@ _WAIT_WORDS = anchor_words(
 # abbreviations listed; dates name a month or end in st/nd/rd/th; parts of day are listed), so a
 # text without any of them has no wait to read.
 _WAIT_SPAN_HINT = re.compile(
-    rf"day|hour|hr|week|wk|tues|weds|thurs|since|night|morning|afternoon|evening|\d(?:st|nd|rd|th)\b|{_MONTH}"
+    rf"day|hour|hr|week|wk|fortnight|tues|weds|thurs|since|night|morning|afternoon|evening|\d(?:st|nd|rd|th)\b|{_MONTH}"
 )
 
 
@@ -800,6 +801,8 @@ def _wait_anchor(g: dict, base: date) -> date | None:
         return base - timedelta(days=7)
     if g["smon"] is not None:
         return _nearest_date(base, _MONTHS[g["smon"][:3]], int(g["sday"]))
+    if g["sdmon"] is not None:
+        return _nearest_date(base, _MONTHS[g["sdmon"][:3]], int(g["sdd"]))
     if g["snm"] is not None and 1 <= int(g["snm"]) <= 12:
         return _nearest_date(base, int(g["snm"]), int(g["snd"]))
     if g["odmon"] is not None:
@@ -860,7 +863,7 @@ def _sentence_wait(
         if g["num"] is not None:
             hours = (_number(g["num"]) + (0.5 if g["half"] else 0)) * _UNIT_HOURS[g["unit"][0]]
         else:
-            since = g["swd"] or g["srel"] or g["smon"] or g["snm"] or (g["tdd"] if g["tdon"] == "since" else None)
+            since = g["swd"] or g["srel"] or g["smon"] or g["sdmon"] or g["snm"] or (g["tdd"] if g["tdon"] == "since" else None)
             if since is None and not dates_message:
                 continue
             # "on 2 June" dates the message only after its verb: in "I missed my session on Nov 24 and
@@ -920,7 +923,7 @@ def find_wait_hours(
 # takes its message or no-reply wording from the sentences beside it.
 _SPAN_ONLY = re.compile(
     r"\W*(?:(?:and\s+)?(?:that|this|it)\s*(?:was|is|'s|’s|has)(?:\s+been)?\b"
-    rf"|(?:{_NUM})(?:\s+and\s+a\s+half)?\s+(?:hours?|days?|weeks?)\W*$)"
+    rf"|(?:{_NUM})(?:\s+and\s+a\s+half)?\s+(?:hours?|days?|weeks?|fortnights?)\W*$)"
 )
 _HOW_LONG = re.compile(r"\W*(?:that'?s|that is|this is) how long\b")
 

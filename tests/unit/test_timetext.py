@@ -100,10 +100,15 @@ def test_zone_falls_back_to_created_at_offset_then_utc():
         ("I asked Ms. Lindqvist to cancel it three days ago. Zero reply.", 72.0),
         ("Since Tuesday at 11am he waits answer from his psychologist", 23.0),
         ("I messaged my counselor last night at 9pm but haven't heard back", 13.0),
+        ("I sent it to her a fortnight ago through the messages and not a peep.", 336.0),
+        ("I've been waiting since the 2nd of May for my psychiatrist to get back to me.", 310.0),
+        ("Since 10 May we have sent three messages about his dose. There is no reply from the doctor.", 118.0),
         # A span with no message or no-reply wording near it is no wait.
         ("I missed my session 3 days ago. It was awful.", None),
         ("That was five days ago. I felt fine after.", None),
         ("My session on the 3rd went well. She hasn't replied to the form yet", None),
+        ("I see her every fortnight and she always replies fast.", None),
+        ("We have sent three messages to the support team since Monday.", None),
     ],
 )
 def test_wait_hours(text, expected):
@@ -119,7 +124,7 @@ def test_wait_span_hint_is_in_every_wait_span():
         "since tues", "since last friday", "on weds", "on last thurs", "last sunday",
         "since yesterday", "since last week", "yesterday", "last week", "since dec 3",
         "since 12/3", "on the 3rd", "since the 28th", "message sunday", "email last tues", "last night",
-        "this morning", "two and a half days",
+        "this morning", "two and a half days", "a fortnight ago", "since the 14th of august", "since 10 june",
     ]  # fmt: skip
     for span in spans:
         match = _WAIT_SPAN.search(span)
