@@ -48,7 +48,7 @@ _TIME_WORDS = anchor_words(
     "friday saturday sunday mondays tuesdays wednesdays thursdays fridays saturdays sundays "
     "jan january feb february mar march apr april may jun june jul july aug august sep sept "
     "september oct october nov november dec december hour hours hr hrs day days week weeks "
-    "minute minutes min mins"
+    "minute minutes min mins half quarter"
 )
 
 _NUMBER_WORDS = {
@@ -78,10 +78,10 @@ _OFFSET_UNIT = r"(?:hours?|hrs?|minutes?|mins?|days?|weeks?|wks?)"
 _DATE = (
     r"(?P<after>(?:the\s+)?day\s+after\s+(?:tomorrow|tmrw))"
     r"|(?P<rel>today|tonight|tomorrow|tomorow|tommorow|tommorrow|tmrw|tmr|yesterday|last night)"
-    rf"(?:'s)?(?:\s+(?P<relpart>{_PART}))?"
+    rf"(?:'s)?(?:\s+(?P<relpart>{_PART})(?:'s)?)?"
     r"|(?P<thispart>this\s+(?:morning|afternoon|evening))(?:'s)?"
     rf"|(?:(?P<wdmod>this|next|last|coming|on)\s+)?(?P<wd>{_WEEKDAY})\b"
-    rf"(?:'s)?(?:\s+(?P<wdpart>{_PART}))?"
+    rf"(?:'s)?(?:\s+(?P<wdpart>{_PART})(?:'s)?)?"
     rf"|(?P<mon>{_MONTH})\.?\s+(?:the\s+)?(?P<mday>\d{{1,2}})(?:st|nd|rd|th)?\b"
     r"(?:,?\s+(?P<myear>\d{4})\b)?"
     rf"|(?P<dday>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<dmon>{_MONTH})\b"
@@ -108,6 +108,10 @@ _CLOCK = (
     r"(?:\s*(?P<mer>[ap])\.?\s?m(?![a-z])\.?|\s*(?P<och>o'?clock)|\s*(?P<cnoon>noon|midnight)\b"
     rf"|\s+(?:in\s+the|at)\s+(?P<cpart>{_PART})\b)?"
     r"|(?<![a-z])(?P<noon>noon|midday|midnight)"  # not the "noon" of "good afternoon"
+    # "half past two", "quarter to 5", "half 9" (half past, as said in Britain and Ireland)
+    r"|(?:(?P<qat>\bat|@)\s*)?(?<![a-z])(?P<qq>half|quarter)\s+(?:(?P<qdir>past|after|to)\s+)?"
+    r"(?P<qh>1[0-2]|[1-9]|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)(?![\w:]|\.\d)"
+    rf"(?:\s*(?P<qmer>[ap])\.?\s?m(?![a-z])\.?|\s+(?:in\s+the|at)\s+(?P<qpart>{_PART})\b)?"
 )
 _TOKEN_BODY = rf"\b(?:{_DATE})|(?:{_CLOCK})"
 # Every phrase starts with a digit, "@" or a letter that follows no other letter (a word start, or
@@ -203,7 +207,8 @@ _TARGET_BEFORE = re.compile(
 _TARGET_AFTER = re.compile(r"\s*,?\s*instead\b")
 _PAST_CUE = re.compile(
     r"\bmissed\b|\bwas\b|\bwere\b|\bdidn'?t\b|\bdid not\b|\bearlier\b|\bago\b|no[- ]show|"
-    r"never (?:showed|joined|came)|\bcharged\b"
+    r"never (?:showed|joined|came)|\bcharged\b|\bwaited\b|already left|"
+    r"(?:nobody|no one|no-one) (?:came|showed|joined|turned up)"
 )
 _MONTH_WORD = re.compile(rf"\b{_MONTH}\b(?!\s+(?:i|we|you|he|she|they|be|have)\b)")
 _UNIT_HOURS = {"h": 1.0, "d": 24.0, "w": 168.0, "f": 336.0, "m": 1 / 60}
@@ -292,6 +297,8 @@ def _clock(g: dict, low: str, start: int, end: int) -> tuple[_Clock, str | None]
     """The clock of a match and the part of day written with it, or None if it is no clock."""
     if g["noon"] is not None:
         return ((24 if g["noon"] == "midnight" else 12), 0, "h"), None
+    if g["qq"] is not None:
+        return _past_to_clock(g, low, end)
     hour, minute = int(g["ch"]), int(g["cm"] or 0)
     if minute > 59:
         return None
@@ -299,7 +306,7 @@ def _clock(g: dict, low: str, start: int, end: int) -> tuple[_Clock, str | None]
         return ((hour, minute, g["mer"]), None) if 1 <= hour <= 12 else None
     if g["cnoon"] is not None:  # "12 noon", "12 midnight"
         return (((24 if g["cnoon"] == "midnight" else 12), 0, "h"), None) if hour == 12 else None
-    if g["sep"] == "." or hour > 23:  # "3.50" is a price unless am/pm follows
+    if hour > 23 or (g["sep"] == "." and not _dotted_clock(g, low, start, end)):
         return None
     if g["cm"] is None and g["och"] is None and g["cpart"] is None:
         if g["at"] is not None:
@@ -310,6 +317,33 @@ def _clock(g: dict, low: str, start: int, end: int) -> tuple[_Clock, str | None]
         ):
             return None  # a bare number
     return (hour, minute, None), g["cpart"]
+
+
+def _past_to_clock(g: dict, low: str, end: int) -> tuple[_Clock, str | None] | None:
+    """"half past two" (2:30), "quarter to 5" (4:45), "half 9" (9:30); a quarter needs past or to."""
+    if (g["qq"] == "quarter" and g["qdir"] is None) or _AT_NOT_CLOCK.match(low, end):
+        return None  # "quarter 3 results", "half 2 hours"
+    hour = int(_number(g["qh"]))
+    minute = 30 if g["qq"] == "half" else 15
+    if g["qdir"] == "to":
+        hour, minute = (hour - 1) or 12, 45
+    return (hour, minute, g["qmer"]), g["qpart"]
+
+
+# A dotted clock ("10.30") is a price or a measure ("at 3.50", "2.5") unless a day sits right beside
+# it: "Thurs 10.30", "Monday at 8.30", "this morning's 8.30", "10.45 tomorrow", "my 9.15 on Monday".
+_DAY_BEFORE_DOTTED = re.compile(
+    rf"\b(?:today|tonight|tomorrow|tmrw|{_WEEKDAY}|{_PART})'?s?\s+$"
+)
+
+
+def _dotted_clock(g: dict, low: str, start: int, end: int) -> bool:
+    """Whether a dotted number is a clock (see ``_DAY_BEFORE_DOTTED``)."""
+    if g["mer"] is not None or g["cpart"] is not None or _DAY_AFTER.match(low, end):
+        return True
+    if low.endswith(("my ", "our "), 0, start) and _MY_DAY_AFTER.match(low, end):
+        return True
+    return _DAY_BEFORE_DOTTED.search(low, max(0, start - 16), start) is not None
 
 
 def _clock_time(clock: _Clock, part: str | None) -> tuple[int, int]:
@@ -462,7 +496,7 @@ def _offset_phrase(
 
 
 def _is_clock(g: dict) -> bool:
-    return g["ch"] is not None or g["noon"] is not None
+    return g["ch"] is not None or g["noon"] is not None or g["qq"] is not None
 
 
 def _find_phrases(
@@ -725,7 +759,8 @@ _NO_REPLY = re.compile(
     r"heard nothing|never (?:replied|responded|answered|got back|wrote back|heard)|"
     r"not (?:had|received|gotten|got) (?:a |any )?(?:reply|replies|response|answer)|not a peep|nothing since|"
     r"(?:nobody|no one|no-one) (?:has )?(?:answered|replied|responded|got back|called back|wrote back)|"
-    r"zero (?:reply|replies|response|responses)|(?:still|just|total|complete) silence|silence since)|"
+    r"zero (?:reply|replies|response|responses)|(?:still|just|total|complete) silence|silence since|"
+    r"no acknowledge?ment)|"
     r"n'?t (?:replied|responded|answered|heard|gotten back|got back|written back|get back|reply|"
     r"respond|answer|hear|called back|returned)|"
     r"n'?t (?:had|received|gotten|got) (?:a |an |any )?(?:reply|replies|response|answer|word)"
@@ -733,7 +768,7 @@ _NO_REPLY = re.compile(
 _WAITING = re.compile(
     r"\b(?:waiting|waits|waited)\b[^.!?;]{0,40}?\b(?:repl(?:y|ies)|response|answer|callback|call back|hear|word|"
     r"get back|gets back|back to me|"
-    rf"her|him|them|{_PROVIDER})\b"
+    rf"her|him|them|{_PROVIDER}|ms|mrs|mr|mx)\b"
 )
 # A message verb and who it went to: the provider, or a message without a named recipient; or the
 # provider named a few words on, after "to" or "with" ("sent my form to Dr. Reyes", "queried the fee
@@ -746,6 +781,8 @@ _SENT = re.compile(
     rf"|\b{_MESSAGE_VERB}\b[^.!?;]{{0,60}}?\b(?:to|with)\s+{_RECIPIENT}"
 )
 _MESSAGE_NOUN = re.compile(r"\b(?:message|messages|email|text|voicemail|question|note)\b")
+# A message noun right before the date: "I requested it in a message on March 2".
+_MESSAGE_ON = re.compile(r"\b(?:message|email|note|voicemail)\s+(?:sent\s+)?$")
 # Someone other than the provider: such a sentence is about them unless it names the provider too.
 _OTHER_ADDRESSEE = re.compile(
     r"\b(?:support|help ?desk|customer service|billing (?:team|department|office)|insurance|"
@@ -766,12 +803,12 @@ _WAIT_SPAN = re.compile(
     rf"|\bon\s+(?:the\s+)?(?P<odd>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<odmon>{_MONTH})\b"
     rf"|\bon\s+(?P<omon>{_MONTH})\.?\s+(?:the\s+)?(?P<oday>\d{{1,2}})(?:st|nd|rd|th)?\b"
     rf"|\b(?P<tdon>on|since)\s+the\s+(?P<tdd>\d{{1,2}})(?:st|nd|rd|th)\b(?!\s+(?:of\s+)?{_MONTH}\b)"
-    rf"|\b(?:message|email|text|note|voicemail)\s+(?:last\s+)?(?P<mwd>{_WEEKDAY})\b"
+    rf"|\b(?:message|email|text|note|voicemail|him|her|them)\s+(?:last\s+)?(?P<mwd>{_WEEKDAY})\b"
     r"|\b(?P<dpart>last night|this (?:morning|afternoon|evening))\b"
 )
 # A clock right after the day a message was sent ("yesterday at 6:30pm", "on Friday at 9").
 _WAIT_CLOCK = re.compile(
-    rf"(?:\s+{_PART})?\s+(?:at|around|@|about)\s*(\d{{1,2}})(?::(\d{{2}}))?(?:\s*([ap])\.?\s?m\b\.?)?"
+    rf"(?:\s+{_PART})?\s+(?:at|around|@|about)\s*(?:(?:like|about|around)\s+)?(\d{{1,2}})(?::(\d{{2}}))?(?:\s*([ap])\.?\s?m\b\.?)?"
 )
 _WAIT_WORDS = anchor_words(
     "reply replies response answer callback call heard back replied responded answered hear "
@@ -870,7 +907,7 @@ def _sentence_wait(
             # asked my counselor ..." it dates the session.
             if (g["odmon"] or g["omon"] or g["tdon"] == "on" or g["mwd"]) and (
                 sent_match is None or sent_match.start() - offset > match.start()
-            ):
+            ) and _MESSAGE_ON.search(chunk, max(0, match.start() - 24), match.start()) is None:
                 continue
             day = _wait_anchor(g, base)
             if day is None:

@@ -103,6 +103,9 @@ def test_zone_falls_back_to_created_at_offset_then_utc():
         ("I sent it to her a fortnight ago through the messages and not a peep.", 336.0),
         ("I've been waiting since the 2nd of May for my psychiatrist to get back to me.", 310.0),
         ("Since 10 May we have sent three messages about his dose. There is no reply from the doctor.", 118.0),
+        ("I requested the letter in a message on May 2 and haven't heard back.", 310.0),
+        ("I messaged him Sunday night at like 11pm. Nothing back.", 59.0),
+        ("I have been waiting for a week now for Ms. Brandt to send the letter.", 168.0),
         # A span with no message or no-reply wording near it is no wait.
         ("I missed my session 3 days ago. It was awful.", None),
         ("That was five days ago. I felt fine after.", None),
@@ -194,6 +197,16 @@ ISSUE_CREATED = datetime(2026, 3, 5, 18, 0, tzinfo=UTC)
         ("cancel my 3 o'clock tomorrow", (21.0, False)),
         ("cancel my session tomorrow at 7 a.m. Thanks", (13.0, False)),
         ("cancel my session at 3.50", None),  # a price, not a clock
+        # Wordings of the routing tuning set's persona tickets, moved there from sealed round 8.
+        ("cancel my session at half past two tomorrow", (20.5, False)),
+        ("Quarter past 4 tomorrow - can we move it?", (22.25, False)),
+        ("cancel my session tomorrow at quarter to 5", (22.75, False)),
+        ("could I cancel Friday at half 9?", (15.5, False)),
+        ("Please cancel Friday 10.30, I'm on a course.", (16.5, False)),  # a day makes 10.30 a clock
+        ("I won't be able to make 10.45 tomorrow.", (16.75, False)),
+        ("I can't make tomorrow morning's session at 11.", (17.0, False)),
+        ("I waited 20 minutes for my 3pm and nobody came.", (-3.0, False)),  # passed today, not tomorrow
+        ("the session fee went up to 10.30, why?", None),
     ],
 )
 def test_issue_times(text, expected):

@@ -75,6 +75,9 @@ def created_and_zone(draw):
     return created, zone
 
 
+SPELLED = dict(enumerate("zero one two three four five six seven eight nine ten eleven twelve".split()))
+
+
 @st.composite
 def clock_forms(draw, hour: int, minute: int, part: str | None):
     """Ways to write a clock that read as ``hour:minute`` (beside ``part``, if any)."""
@@ -104,6 +107,14 @@ def clock_forms(draw, hour: int, minute: int, part: str | None):
             forms += [f"{h12} o'clock", f"at {h12} o'clock"]
     if hour >= 13 or hour == 0:
         forms.append(f"{hour:02d}:{minute:02d}")  # 24-hour clock
+    if minute in (15, 30, 45):  # "quarter past 4", "half past two", "quarter to 5", "half 9"
+        written = (hour + 1) % 12 or 12 if minute == 45 else h12
+        word = draw(st.sampled_from([str(written), SPELLED[written]]))
+        said = {15: [f"quarter past {word}", f"quarter after {word}"], 30: [f"half past {word}"],
+                45: [f"quarter to {word}"]}[minute]  # fmt: skip
+        forms += [f"{s} {ap}" for s in said]
+        if bare:
+            forms += said + ([f"half {word}"] if minute == 30 else [])
     form = draw(st.sampled_from(forms))
     if not form.startswith("at ") and draw(st.booleans()):
         form = draw(st.sampled_from(["at ", "@ ", "at "])) + form
