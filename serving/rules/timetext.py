@@ -760,7 +760,7 @@ _NO_REPLY = re.compile(
     r"not (?:had|received|gotten|got) (?:a |any )?(?:reply|replies|response|answer)|not a peep|nothing since|"
     r"(?:nobody|no one|no-one) (?:has )?(?:answered|replied|responded|got back|called back|wrote back)|"
     r"zero (?:reply|replies|response|responses)|(?:still|just|total|complete) silence|silence since|"
-    r"no acknowledge?ment)|"
+    r"no acknowledge?ment|nothing yet|no news|not a (?:single )?word|(?:days?|weeks?) of silence)|"
     r"n'?t (?:replied|responded|answered|heard|gotten back|got back|written back|get back|reply|"
     r"respond|answer|hear|called back|returned)|"
     r"n'?t (?:had|received|gotten|got) (?:a |an |any )?(?:reply|replies|response|answer|word)"
@@ -802,9 +802,11 @@ _WAIT_SPAN = re.compile(
     r"|\bsince\s+(?P<snm>\d{1,2})/(?P<snd>\d{1,2})(?![\d/])"
     rf"|\bon\s+(?:the\s+)?(?P<odd>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<odmon>{_MONTH})\b"
     rf"|\bon\s+(?P<omon>{_MONTH})\.?\s+(?:the\s+)?(?P<oday>\d{{1,2}})(?:st|nd|rd|th)?\b"
-    rf"|\b(?P<tdon>on|since)\s+the\s+(?P<tdd>\d{{1,2}})(?:st|nd|rd|th)\b(?!\s+(?:of\s+)?{_MONTH}\b)"
+    rf"|\b(?P<tdon>on|since)\s+(?:the\s+)?(?P<tdd>\d{{1,2}})(?:st|nd|rd|th)\b(?!\s+(?:of\s+)?{_MONTH}\b)"
     rf"|\b(?:message|email|text|note|voicemail|him|her|them)\s+(?:last\s+)?(?P<mwd>{_WEEKDAY})\b"
     r"|\b(?P<dpart>last night|this (?:morning|afternoon|evening))\b"
+    rf"|\b(?:that|it) was (?:on )?(?:last )?(?P<twd>{_WEEKDAY})\b"
+    r"|\b(?:that|the) same (?P<same>day|morning|afternoon|evening|night)\b"  # the day named before
 )
 # A clock right after the day a message was sent ("yesterday at 6:30pm", "on Friday at 9").
 _WAIT_CLOCK = re.compile(
@@ -815,7 +817,7 @@ _WAIT_WORDS = anchor_words(
     "respond returned waiting wrote written messaged emailed mailed texted sent send reached left "
     "asking messaging emailing texting queried peep since "
     "contacted asked called pinged reach trying tried ignoring ignored ignores ghosted ghosting "
-    "silence unanswered "
+    "silence unanswered news word acknowledgement acknowledgment "
     "nothing"
 )
 # Every _WAIT_SPAN alternative contains one of these (weekday names contain "day" except the
@@ -828,7 +830,7 @@ _WAIT_SPAN_HINT = re.compile(
 
 def _wait_anchor(g: dict, base: date) -> date | None:
     """The day an unanswered message was sent, from a 'since Monday'-style match."""
-    name = g["swd"] or g["owd"] or g["mwd"] or (g["lwd"].split()[-1] if g["lwd"] else None)
+    name = g["swd"] or g["owd"] or g["mwd"] or g["twd"] or (g["lwd"].split()[-1] if g["lwd"] else None)
     if name is not None:
         weekday = _WEEKDAYS[name[:3]]
         return base - timedelta(days=(base.weekday() - weekday) % 7 or 7)
@@ -872,13 +874,25 @@ def _wait_clock(chunk: str, end: int, part: str | None = None) -> time:
     return time(0, minute) if hour == 24 else time(hour, minute)
 
 
+def _named_day(chunk: str, base: date, day: date | None = None) -> date | None:
+    """The last day a sentence names ("I missed my session on the 2nd"), else ``day``."""
+    if _WAIT_SPAN_HINT.search(chunk) is None:
+        return day
+    for match in _WAIT_SPAN.finditer(chunk):
+        if match["num"] is None and match["same"] is None:
+            day = _wait_anchor(match.groupdict(), base) or day
+    return day
+
+
 def _sentence_wait(
-    chunk: str, base: date, zone: tzinfo, created_at: datetime, before: str = "", after: str = ""
+    chunk: str, base: date, zone: tzinfo, created_at: datetime, before: str = "", after: str = "",
+    named: date | None = None,
 ) -> float | None:
     """The longest wait one sentence states, or None.
 
     ``before`` and ``after`` are the neighbouring sentences a span-only sentence takes its message
     or no-reply wording from ("I asked her about the dose. That was five days ago. Nothing since.").
+    ``named`` is the last day the text named before this sentence, for "that same night".
     """
     if _WAIT_SPAN_HINT.search(chunk) is None:  # no span: skip the cue regexes (measured cheaper
         # than one search for any cue over the whole text first)
@@ -900,6 +914,17 @@ def _sentence_wait(
         if g["num"] is not None:
             hours = (_number(g["num"]) + (0.5 if g["half"] else 0)) * _UNIT_HOURS[g["unit"][0]]
         else:
+            if g["same"] is not None:  # "I messaged her that same night around 8pm"
+                day = _named_day(chunk[: match.start()], base, named)
+                if day is None or not sent:
+                    continue
+                part = None if g["same"] == "day" else g["same"]
+                hours = elapsed_hours(
+                    datetime.combine(day, _wait_clock(chunk, match.end(), part), tzinfo=zone), created_at
+                )
+                if hours >= 0 and (best is None or hours > best):
+                    best = hours
+                continue
             since = g["swd"] or g["srel"] or g["smon"] or g["sdmon"] or g["snm"] or (g["tdd"] if g["tdon"] == "since" else None)
             if since is None and not dates_message:
                 continue
@@ -946,13 +971,15 @@ def find_wait_hours(
     base = created_at.astimezone(zone).date()
     chunks = split_sentences(low)
     best: float | None = None
+    named: date | None = None
     for i, chunk in enumerate(chunks):
-        hours = _sentence_wait(chunk, base, zone, created_at)
+        hours = _sentence_wait(chunk, base, zone, created_at, named=named)
         after = chunks[i + 1] if i + 1 < len(chunks) else ""
         if hours is None and _borrows_cue(chunk, after):
-            hours = _sentence_wait(chunk, base, zone, created_at, chunks[i - 1] if i else "", after)
+            hours = _sentence_wait(chunk, base, zone, created_at, chunks[i - 1] if i else "", after, named)
         if hours is not None and (best is None or hours > best):
             best = hours
+        named = _named_day(chunk, base, named)
     return best
 
 

@@ -106,6 +106,10 @@ def test_zone_falls_back_to_created_at_offset_then_utc():
         ("I requested the letter in a message on May 2 and haven't heard back.", 310.0),
         ("I messaged him Sunday night at like 11pm. Nothing back.", 59.0),
         ("I have been waiting for a week now for Ms. Brandt to send the letter.", 168.0),
+        ("I have written to my doctor on 3rd regarding the dose. Till date no response.", 286.0),
+        ("Three days of silence from my counselor after I asked about EMDR.", 72.0),
+        ("I asked my therapist about it. That was Sunday. Still nothing from her.", 70.0),
+        ("I missed my session on the 2nd at 4pm. I messaged my therapist that same night around 8pm.", 302.0),
         # A span with no message or no-reply wording near it is no wait.
         ("I missed my session 3 days ago. It was awful.", None),
         ("That was five days ago. I felt fine after.", None),
@@ -128,6 +132,7 @@ def test_wait_span_hint_is_in_every_wait_span():
         "since yesterday", "since last week", "yesterday", "last week", "since dec 3",
         "since 12/3", "on the 3rd", "since the 28th", "message sunday", "email last tues", "last night",
         "this morning", "two and a half days", "a fortnight ago", "since the 14th of august", "since 10 june",
+        "on 3rd", "that was sunday", "that same night",
     ]  # fmt: skip
     for span in spans:
         match = _WAIT_SPAN.search(span)
