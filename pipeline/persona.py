@@ -76,6 +76,7 @@ def with_persona_tickets(
     (``weight`` times each).
 
     Validation needs its share: the signal head is calibrated there and every intent it learns must appear.
+    Validation's ``persona`` column tells them from the training data's own validation tickets.
     The test split, which the champion gate scores, stays the training data's own.
 
     Returns:
@@ -90,5 +91,5 @@ def with_persona_tickets(
     if "intent" not in split.train.columns:
         rows = rows.drop(columns="intent")
     train = pd.concat([split.train, *[rows[~to_val]] * weight], ignore_index=True)
-    val = pd.concat([split.val, rows[to_val]], ignore_index=True)
+    val = pd.concat([split.val.assign(persona=False), rows[to_val].assign(persona=True)], ignore_index=True)
     return Split(train=train, val=val, test=split.test), len(rows)

@@ -213,10 +213,14 @@ def train_classifier(
         # Temperature scaling on families the model never saw keeps the ranking and fixes over-confidence.
         # A frozen model needs no folds: one "split" whose test part is all of val fits the temperature
         # on every validation ticket (the default 5-fold split fails on small validation sets).
-        everything = np.arange(len(x_val))
+        # The temperature is fitted on the training data's own validation tickets (not the persona
+        # tickets added to validation for the signal head), the distribution the champion gate judges.
+        own = ~split.val["persona"].to_numpy(dtype=bool) if "persona" in split.val.columns else np.ones(len(x_val), bool)
+        x_own, y_own = [t for t, keep in zip(x_val, own, strict=True) if keep], y_val[own]
+        everything = np.arange(len(x_own))
         calibrated = CalibratedClassifierCV(
             FrozenEstimator(pipeline), method="temperature", cv=[(everything, everything)]
-        ).fit(x_val, y_val)
+        ).fit(x_own, y_own)
         val_proba = TicketClassifier(estimator=calibrated, thresholds={}).predict_proba(x_val)
         targets = {"recall_target": signal_recall_target, "precision_floor": signal_precision_floor, "seed": seed}
         head, head_source = None, "training data"

@@ -55,6 +55,7 @@ def test_persona_tickets_join_training_and_validation_never_test(tmp_path):
     assert added == 8
     assert split.train["text"].tolist()[:2] == ["a", "b"] and len(split.train) == 2 + 6
     assert len(split.val) == 1 + 2  # a quarter of the rule's tickets
+    assert split.val["persona"].tolist() == [False, True, True]  # the temperature is fitted on the first
     assert split.test["text"].tolist() == ["b"]
     persona = set(split.train["text"][2:]) | set(split.val["text"][1:])
     assert persona == {f"video froze {i}" for i in range(8)}  # every row once
