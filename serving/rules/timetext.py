@@ -749,7 +749,7 @@ def find_appointment_time(
 # client is waiting for one ("waiting for her to answer"); waiting for a dose to work, writing in a
 # journal or emailing the Support Team are not unanswered messages to the provider.
 _PROVIDER = (
-    r"(?:provider|therapist|psychiatrist|psychologist|counsel+or|doctor|dr|prescriber|clinician|np|"
+    r"(?:provider|therapist|psychiatrist|psychologist|psych|counsel+or|doctor|dr|prescriber|clinician|np|"
     r"practitioner|care team)"
 )
 _NO_REPLY = re.compile(
@@ -760,7 +760,7 @@ _NO_REPLY = re.compile(
     r"not (?:had|received|gotten|got) (?:a |any )?(?:reply|replies|response|answer)|not a peep|nothing since|"
     r"(?:nobody|no one|no-one) (?:has )?(?:answered|replied|responded|got back|called back|wrote back)|"
     r"zero (?:reply|replies|response|responses)|(?:still|just|total|complete) silence|silence since|"
-    r"no acknowledge?ment|nothing yet|no news|not a (?:single )?word|(?:days?|weeks?) of silence)|"
+    r"no acknowledge?ment|nothing yet|no news|not a (?:single )?word|(?:days?|weeks?) of silence|crickets)|"
     r"n'?t (?:replied|responded|answered|heard|gotten back|got back|written back|get back|reply|"
     r"respond|answer|hear|called back|returned)|"
     r"n'?t (?:had|received|gotten|got) (?:a |an |any )?(?:reply|replies|response|answer|word)"
@@ -783,6 +783,8 @@ _SENT = re.compile(
 _MESSAGE_NOUN = re.compile(r"\b(?:message|messages|email|text|voicemail|question|note)\b")
 # A message noun right before the date: "I requested it in a message on March 2".
 _MESSAGE_ON = re.compile(r"\b(?:message|email|note|voicemail)\s+(?:sent\s+)?$")
+# A date the writer's message verb follows at once: "On 11 August I wrote to my provider".
+_DATE_THEN_SENT = re.compile(rf",?\s+(?:i|we)\s+(?:have\s+|had\s+|then\s+)?{_MESSAGE_VERB}\b")
 # Someone other than the provider: such a sentence is about them unless it names the provider too.
 _OTHER_ADDRESSEE = re.compile(
     r"\b(?:support|help ?desk|customer service|billing (?:team|department|office)|insurance|"
@@ -803,7 +805,7 @@ _WAIT_SPAN = re.compile(
     rf"|\bon\s+(?:the\s+)?(?P<odd>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<odmon>{_MONTH})\b"
     rf"|\bon\s+(?P<omon>{_MONTH})\.?\s+(?:the\s+)?(?P<oday>\d{{1,2}})(?:st|nd|rd|th)?\b"
     rf"|\b(?P<tdon>on|since)\s+(?:the\s+)?(?P<tdd>\d{{1,2}})(?:st|nd|rd|th)\b(?!\s+(?:of\s+)?{_MONTH}\b)"
-    rf"|\b(?:message|email|text|note|voicemail|him|her|them)\s+(?:last\s+)?(?P<mwd>{_WEEKDAY})\b"
+    rf"|\b(?:message|email|text|note|voicemail|him|her|them|{_PROVIDER})\s+(?:last\s+)?(?P<mwd>{_WEEKDAY})\b"
     r"|\b(?P<dpart>last night|this (?:morning|afternoon|evening))\b"
     rf"|\b(?:that|it) was (?:on )?(?:last )?(?P<twd>{_WEEKDAY})\b"
     r"|\b(?:that|the) same (?P<same>day|morning|afternoon|evening|night)\b"  # the day named before
@@ -817,7 +819,7 @@ _WAIT_WORDS = anchor_words(
     "respond returned waiting wrote written messaged emailed mailed texted sent send reached left "
     "asking messaging emailing texting queried peep since "
     "contacted asked called pinged reach trying tried ignoring ignored ignores ghosted ghosting "
-    "silence unanswered news word acknowledgement acknowledgment "
+    "silence unanswered news word acknowledgement acknowledgment crickets "
     "nothing"
 )
 # Every _WAIT_SPAN alternative contains one of these (weekday names contain "day" except the
@@ -932,7 +934,9 @@ def _sentence_wait(
             # asked my counselor ..." it dates the session.
             if (g["odmon"] or g["omon"] or g["tdon"] == "on" or g["mwd"]) and (
                 sent_match is None or sent_match.start() - offset > match.start()
-            ) and _MESSAGE_ON.search(chunk, max(0, match.start() - 24), match.start()) is None:
+            ) and _MESSAGE_ON.search(chunk, max(0, match.start() - 24), match.start()) is None and (
+                _DATE_THEN_SENT.match(chunk, match.end()) is None
+            ):
                 continue
             day = _wait_anchor(g, base)
             if day is None:

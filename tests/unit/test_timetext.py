@@ -110,6 +110,10 @@ def test_zone_falls_back_to_created_at_offset_then_utc():
         ("Three days of silence from my counselor after I asked about EMDR.", 72.0),
         ("I asked my therapist about it. That was Sunday. Still nothing from her.", 70.0),
         ("I missed my session on the 2nd at 4pm. I messaged my therapist that same night around 8pm.", 302.0),
+        ("On 11 May I wrote to my provider about the fee. To date I have received no response.", 94.0),
+        ("Back on the 3rd I sent Dr. Lee a message about my dose, and there's been nothing since.", 286.0),
+        ("sent my psych a message on Saturday about the exercises. Crickets.", 94.0),
+        ("hey so i messaged my psychiatrist sunday at 2pm about tapering, still nothing.", 68.0),
         # A span with no message or no-reply wording near it is no wait.
         ("I missed my session 3 days ago. It was awful.", None),
         ("That was five days ago. I felt fine after.", None),
