@@ -76,7 +76,7 @@ _OFFSET_UNIT = r"(?:hours?|hrs?|minutes?|mins?|days?|weeks?|wks?)"
 # Date phrases (named groups tell the kinds apart). A weekday must end its word: "Mondays" is a
 # recurring day, not a date.
 _DATE = (
-    r"(?P<after>(?:the\s+)?day\s+after\s+(?:tomorrow|tmrw))"
+    r"(?P<after>(?:the\s+)?day\s+after\s+(?:tomorrow|tmrw))(?:'s)?"
     r"|(?P<rel>today|tonight|tomorrow|tomorow|tommorow|tommorrow|tmrw|tmr|yesterday|last night)"
     rf"(?:'s)?(?:\s+(?P<relpart>{_PART})(?:'s)?)?"
     r"|(?P<thispart>this\s+(?:morning|afternoon|evening))(?:'s)?"
@@ -135,7 +135,7 @@ _AT_NOT_CLOCK = re.compile(
 # slot today").
 _SLOT_NOUN = r"(?:appointment|appt|session|slot|call|visit|one)"
 _DATE_CLOCK_GAP = re.compile(
-    rf"\s*[,(-]?\s*(?:{_SLOT_NOUN}\s*)?(?:(?:,|at|@|by|around|from|for|starting at)\s*)?"
+    rf"\s*[,(?-]?\s*(?:{_SLOT_NOUN}\s*)?(?:(?:,|at|@|by|around|from|for|starting at)\s*)?"
     r"(?:the\s+)?"
 )
 _CLOCK_DATE_GAP = re.compile(rf"\s*(?:{_SLOT_NOUN}\s+)?(?:,|on|this|next)?\s*(?:the\s+)?")

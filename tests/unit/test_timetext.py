@@ -216,6 +216,8 @@ ISSUE_CREATED = datetime(2026, 3, 5, 18, 0, tzinfo=UTC)
         ("I can't make tomorrow morning's session at 11.", (17.0, False)),
         ("I waited 20 minutes for my 3pm and nobody came.", (-3.0, False)),  # passed today, not tomorrow
         ("the session fee went up to 10.30, why?", None),
+        ("Cancelling the day after tomorrow's session at 1:30.", (43.5, False)),
+        ("can we move tonight? 7pm does not work for me.", (1.0, False)),  # the clock after the question
     ],
 )
 def test_issue_times(text, expected):
