@@ -44,3 +44,17 @@ def test_signal_fast_path_equals_the_plain_computation(champion):
     logits = np.asarray(union.transform(texts) @ head.coef.T) + head.intercept
     expected = softmax(head.beta * logits, axis=1) @ head.members.T
     np.testing.assert_allclose(champion.predict_signals(texts), expected, rtol=0, atol=1e-12)
+
+
+def test_row_dot_takes_sparse_weights_transposed_and_gives_the_plain_product():
+    """The CSR path takes (width x outputs) weights so scipy copies nothing; the numbers are the plain product's."""
+    from scipy import sparse
+
+    from serving.model.classifier import _row_dot
+
+    rng = np.random.default_rng(0)
+    x = sparse.random(50, 300, density=0.05, format="csr", random_state=0)
+    w = rng.normal(size=(7, 300))
+    assert (_row_dot(x, np.ascontiguousarray(w.T)) == np.asarray(x @ w.T)).all()
+    dense = x.toarray()
+    np.testing.assert_allclose(_row_dot(dense, w), dense @ w.T, rtol=0, atol=1e-12)
