@@ -109,7 +109,7 @@ _CLOCK = (
     rf"|\s+(?:in\s+the|at)\s+(?P<cpart>{_PART})\b)?"
     r"|(?<![a-z])(?P<noon>noon|midday|midnight)"  # not the "noon" of "good afternoon"
     # "half past two", "quarter to 5", "half 9" (half past, as said in Britain and Ireland)
-    r"|(?:(?P<qat>\bat|@)\s*)?(?<![a-z])(?P<qq>half|quarter)\s+(?:(?P<qdir>past|after|to)\s+)?"
+    r"|(?:(?:\bat|@)\s*)?(?<![a-z])(?P<qq>half|quarter)\s+(?:(?P<qdir>past|after|to)\s+)?"
     r"(?P<qh>1[0-2]|[1-9]|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)(?![\w:]|\.\d)"
     rf"(?:\s*(?P<qmer>[ap])\.?\s?m(?![a-z])\.?|\s+(?:in\s+the|at)\s+(?P<qpart>{_PART})\b)?"
 )
@@ -312,9 +312,7 @@ def _clock(g: dict, low: str, start: int, end: int) -> tuple[_Clock, str | None]
         if g["at"] is not None:
             if _AT_NOT_CLOCK.match(low, end):
                 return None
-        elif _DAY_AFTER.match(low, end) is None and not (
-            low.endswith(("my ", "our "), 0, start) and _MY_DAY_AFTER.match(low, end)
-        ):
+        elif not _day_after(low, start, end):
             return None  # a bare number
     return (hour, minute, None), g["cpart"]
 
@@ -339,11 +337,16 @@ _DAY_BEFORE_DOTTED = re.compile(
 
 def _dotted_clock(g: dict, low: str, start: int, end: int) -> bool:
     """Whether a dotted number is a clock (see ``_DAY_BEFORE_DOTTED``)."""
-    if g["mer"] is not None or g["cpart"] is not None or _DAY_AFTER.match(low, end):
-        return True
-    if low.endswith(("my ", "our "), 0, start) and _MY_DAY_AFTER.match(low, end):
+    if g["mer"] is not None or g["cpart"] is not None or _day_after(low, start, end):
         return True
     return _DAY_BEFORE_DOTTED.search(low, max(0, start - 16), start) is not None
+
+
+def _day_after(low: str, start: int, end: int) -> bool:
+    """A day word right after a number ("8 tonight"), or after "my N" also "on Friday", "next week"."""
+    if _DAY_AFTER.match(low, end) is not None:
+        return True
+    return low.endswith(("my ", "our "), 0, start) and _MY_DAY_AFTER.match(low, end) is not None
 
 
 def _clock_time(clock: _Clock, part: str | None) -> tuple[int, int]:
@@ -800,9 +803,8 @@ _WAIT_SPAN = re.compile(
     rf"|\b(?:on|from|sent)\s+(?:last\s+)?(?P<owd>{_WEEKDAY})|\b(?P<lwd>last\s+{_WEEKDAY})"
     r"|\b(?P<yest>yesterday)|\b(?P<lweek>last week)"
     rf"|\bsince\s+(?P<smon>{_MONTH})\.?\s+(?P<sday>\d{{1,2}})"
-    rf"|\bsince\s+(?:the\s+)?(?P<sdd>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<sdmon>{_MONTH})\b"
     r"|\bsince\s+(?P<snm>\d{1,2})/(?P<snd>\d{1,2})(?![\d/])"
-    rf"|\bon\s+(?:the\s+)?(?P<odd>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<odmon>{_MONTH})\b"
+    rf"|\b(?P<odon>on|since)\s+(?:the\s+)?(?P<odd>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<odmon>{_MONTH})\b"
     rf"|\bon\s+(?P<omon>{_MONTH})\.?\s+(?:the\s+)?(?P<oday>\d{{1,2}})(?:st|nd|rd|th)?\b"
     rf"|\b(?P<tdon>on|since)\s+(?:the\s+)?(?P<tdd>\d{{1,2}})(?:st|nd|rd|th)\b(?!\s+(?:of\s+)?{_MONTH}\b)"
     rf"|\b(?:message|email|text|note|voicemail|him|her|them|{_PROVIDER})\s+(?:last\s+)?(?P<mwd>{_WEEKDAY})\b"
@@ -842,8 +844,6 @@ def _wait_anchor(g: dict, base: date) -> date | None:
         return base - timedelta(days=7)
     if g["smon"] is not None:
         return _nearest_date(base, _MONTHS[g["smon"][:3]], int(g["sday"]))
-    if g["sdmon"] is not None:
-        return _nearest_date(base, _MONTHS[g["sdmon"][:3]], int(g["sdd"]))
     if g["snm"] is not None and 1 <= int(g["snm"]) <= 12:
         return _nearest_date(base, int(g["snm"]), int(g["snd"]))
     if g["odmon"] is not None:
@@ -881,9 +881,26 @@ def _named_day(chunk: str, base: date, day: date | None = None) -> date | None:
     if _WAIT_SPAN_HINT.search(chunk) is None:
         return day
     for match in _WAIT_SPAN.finditer(chunk):
-        if match["num"] is None and match["same"] is None:
-            day = _wait_anchor(match.groupdict(), base) or day
+        day = _wait_anchor(match.groupdict(), base) or day  # None for counts and "that same ..."
     return day
+
+
+def _dates_something_else(
+    g: dict, chunk: str, match: re.Match, sent_match: re.Match | None, offset: int
+) -> bool:
+    """Whether "on 2 June" (or "on the 3rd", "message Monday") dates something other than the message.
+
+    It dates the message only after its verb ("I asked her on 2 June"), right after a message noun
+    ("in a message on March 2") or right before the writer's verb ("On 11 August I wrote"): in "I
+    missed my session on Nov 24 and asked my counselor ..." it dates the session.
+    """
+    if not (g["odon"] == "on" or g["omon"] or g["tdon"] == "on" or g["mwd"]):
+        return False
+    if sent_match is not None and sent_match.start() - offset <= match.start():
+        return False
+    if _MESSAGE_ON.search(chunk, max(0, match.start() - 24), match.start()) is not None:
+        return False
+    return _DATE_THEN_SENT.match(chunk, match.end()) is None
 
 
 def _sentence_wait(
@@ -917,31 +934,20 @@ def _sentence_wait(
             hours = (_number(g["num"]) + (0.5 if g["half"] else 0)) * _UNIT_HOURS[g["unit"][0]]
         else:
             if g["same"] is not None:  # "I messaged her that same night around 8pm"
-                day = _named_day(chunk[: match.start()], base, named)
-                if day is None or not sent:
-                    continue
+                day = _named_day(chunk[: match.start()], base, named) if sent else None
                 part = None if g["same"] == "day" else g["same"]
-                hours = elapsed_hours(
-                    datetime.combine(day, _wait_clock(chunk, match.end(), part), tzinfo=zone), created_at
+            else:
+                since = g["swd"] or g["srel"] or g["smon"] or g["snm"] or (
+                    g["odd"] if g["odon"] == "since" else g["tdd"] if g["tdon"] == "since" else None
                 )
-                if hours >= 0 and (best is None or hours > best):
-                    best = hours
-                continue
-            since = g["swd"] or g["srel"] or g["smon"] or g["sdmon"] or g["snm"] or (g["tdd"] if g["tdon"] == "since" else None)
-            if since is None and not dates_message:
-                continue
-            # "on 2 June" dates the message only after its verb: in "I missed my session on Nov 24 and
-            # asked my counselor ..." it dates the session.
-            if (g["odmon"] or g["omon"] or g["tdon"] == "on" or g["mwd"]) and (
-                sent_match is None or sent_match.start() - offset > match.start()
-            ) and _MESSAGE_ON.search(chunk, max(0, match.start() - 24), match.start()) is None and (
-                _DATE_THEN_SENT.match(chunk, match.end()) is None
-            ):
-                continue
-            day = _wait_anchor(g, base)
+                if since is None and not dates_message:
+                    continue
+                if _dates_something_else(g, chunk, match, sent_match, offset):
+                    continue
+                day = _wait_anchor(g, base)
+                part = g["dpart"].split()[-1] if g["dpart"] else None
             if day is None:
                 continue
-            part = g["dpart"].split()[-1] if g["dpart"] else None
             sent_at = datetime.combine(day, _wait_clock(chunk, match.end(), part), tzinfo=zone)
             hours = elapsed_hours(sent_at, created_at)
         if hours >= 0 and (best is None or hours > best):
@@ -975,7 +981,8 @@ def find_wait_hours(
     base = created_at.astimezone(zone).date()
     chunks = split_sentences(low)
     best: float | None = None
-    named: date | None = None
+    named: date | None = None  # the last day named so far, for "that same night"
+    track_days = "same" in low
     for i, chunk in enumerate(chunks):
         hours = _sentence_wait(chunk, base, zone, created_at, named=named)
         after = chunks[i + 1] if i + 1 < len(chunks) else ""
@@ -983,7 +990,8 @@ def find_wait_hours(
             hours = _sentence_wait(chunk, base, zone, created_at, chunks[i - 1] if i else "", after, named)
         if hours is not None and (best is None or hours > best):
             best = hours
-        named = _named_day(chunk, base, named)
+        if track_days:
+            named = _named_day(chunk, base, named)
     return best
 
 
