@@ -40,11 +40,11 @@ from serving.settings import PROJ_ROOT, Settings
 log = logging.getLogger(__name__)
 
 CRISIS_DATA = PROJ_ROOT / "data" / "crisis"
-# tune_round2..10.jsonl were sealed sets (each scored once, then moved to training).
+# tune_round2..11.jsonl were sealed sets (each scored once, then moved to training).
 TRAINING_FILES: tuple[str, ...] = (
     "train_positive.jsonl", "train_negative.jsonl", "crisis_set.jsonl", "tune_round2.jsonl", "tune_round3.jsonl",
     "tune_round4.jsonl", "tune_round5.jsonl", "tune_round6.jsonl", "tune_round7.jsonl", "tune_round8.jsonl",
-    "train_negative8.jsonl", "tune_round9.jsonl", "tune_round10.jsonl",
+    "train_negative8.jsonl", "tune_round9.jsonl", "tune_round10.jsonl", "tune_round11.jsonl",
 )
 # The routing tuning set's persona tickets: crisis where SAFETY-CRISIS is expected, else safe (end of care,
 # emergencies, heavy clinical questions: the hard negatives of real routing).

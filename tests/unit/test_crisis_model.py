@@ -194,6 +194,6 @@ def test_examples_combine_the_hand_written_files_and_the_sample():
     sample = pd.DataFrame({"text": ["I want to die", "reset my password"], "intent": ["crisis", "password_reset"],
                            "family": ["a", "b"], "category": ["clinical", "technical"]})  # fmt: skip
     examples = load_examples(sample)
-    assert set(examples["source"]) == {"train_positive", "train_negative", "crisis_set", "tune_round2", "tune_round3", "tune_round4", "tune_round5", "tune_round6", "tune_round7", "tune_round8", "train_negative8", "tune_round9", "tune_round10", "tune", "sample"}
+    assert set(examples["source"]) == {"train_positive", "train_negative", "crisis_set", "tune_round2", "tune_round3", "tune_round4", "tune_round5", "tune_round6", "tune_round7", "tune_round8", "train_negative8", "tune_round9", "tune_round10", "tune_round11", "tune", "sample"}
     assert examples.loc[examples["source"] == "sample", "label"].tolist() == [1, 0]
     assert (examples["text"].str.strip() != "").all() and set(examples["label"]) == {0, 1}
